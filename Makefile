@@ -1,0 +1,69 @@
+# softvm: plain `make` builds, `make check` runs every test.
+CC ?= cc
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing -MMD -MP -I.
+LDLIBS += -lZydis -lm -lpthread
+
+BUILD := build
+CPU_SRC := $(wildcard cpu/*.c)
+CPU_OBJ := $(CPU_SRC:%.c=$(BUILD)/%.o)
+CPU_LIB := $(BUILD)/libsoftvm-cpu.a
+
+TEST_SRC := $(wildcard tests/cpu/*.c)
+TEST_COMMON := $(filter tests/cpu/native%.c tests/cpu/harness%.c,$(TEST_SRC))
+TEST_MAIN := $(filter-out $(TEST_COMMON),$(TEST_SRC))
+TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/%.o) $(patsubst %.S,$(BUILD)/%.o,$(wildcard tests/cpu/native*.S))
+TEST_BIN := $(TEST_MAIN:%.c=$(BUILD)/%)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+
+DEPS_STAMP := $(BUILD)/.deps
+
+.PHONY: all check deps bench asan clean
+all: $(CPU_LIB) $(TEST_BIN) $(BENCH_BIN)
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps.sh
+	@mkdir -p $(BUILD)
+	@sh scripts/install-deps.sh
+	@touch $@
+
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(CPU_LIB): $(CPU_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# A test binary tests/cpu/X links tests/cpu/X.S too when it exists (differential-test snippets).
+.SECONDEXPANSION:
+$(BUILD)/tests/cpu/%: $(BUILD)/tests/cpu/%.o $$(patsubst %.S,$(BUILD)/%.S.o,$$(wildcard tests/cpu/$$*.S)) $(TEST_COMMON_OBJ) $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.S.o: %.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/cpu -c -o $@ $<
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+check: all
+	@sh scripts/run-tests.sh $(TEST_BIN)
+
+bench: all
+	@sh scripts/install-deps.sh --bench
+	@for b in $(BENCH_BIN); do $$b; done
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" check
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,6 @@
+/* Instruction family: branch (being written; see core.h for the handler contract). */
+#include "core.h"
+
+void branch_init(void)
+{
+}

@@ -1,0 +1,6 @@
+/* Instruction family: system (being written; see core.h for the handler contract). */
+#include "core.h"
+
+void system_init(void)
+{
+}
