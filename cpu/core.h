@@ -256,6 +256,10 @@ __attribute__((noreturn)) void cpu_raise_noerr(struct cpu *c, int vec);
  * is_soft: INT n/INT3/INTO (privilege check against gate DPL, return to next_rip). */
 void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err, bool is_soft, uint64_t ret_rip);
 
+/* INT n / INT3 / INTO: delivers software interrupt vec (or stops the run if intercepted).
+ * The return address pushed is c->next_rip. Implemented in exec.c. */
+void cpu_soft_interrupt(struct cpu *c, int vec);
+
 /* ---- registers ---- */
 static inline uint64_t size_mask(unsigned size)
 {
