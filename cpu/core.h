@@ -440,6 +440,8 @@ void system_init(void);
 void x87_init(void);
 void sse_init(void);
 void mmx_init(void);
+void seg_init(void);  /* seg.c: MOV Sreg, LDS.., LAR/LSL/VERR/VERW, ARPL, LLDT/LTR.. */
+void far_init(void);  /* far.c: far JMP/CALL/RET, IRET, INT n */
 
 /* ---- code cache (exec.c) ---- */
 void code_invalidate_phys(struct cpu *c, uint64_t paddr, uint64_t len);
