@@ -21,13 +21,23 @@ struct snippet {
 
 #define DT_OPT_NO_FX 1 /* do not compare x87/SSE state */
 
+/* dt_state.exc values other than -1 and x86 vectors: how the softvm run ended abnormally. */
+#define DT_EXC_NONE (-1)
+#define DT_EXC_BUDGET (-2) /* instruction budget exhausted (endless loop?) */
+#define DT_EXC_HLT (-3)
+#define DT_EXC_TRIPLE (-4)
+#define DT_EXC_OTHER (-5)  /* any other exit, or a host signal the harness cannot classify */
+
 /* The snippets linked into this test binary. */
 extern const struct snippet __start_snippets[], __stop_snippets[];
 
 struct dt_state {
 	uint64_t gpr[16];
 	uint64_t rflags;
-	int exc; /* -1 when the snippet ran to its end, else the exception vector */
+	int exc; /* -1 when the snippet ran to its end, else the exception vector (or DT_EXC_*) */
+	uint32_t err;        /* error code of exc, for the vectors that have one */
+	uint64_t rip;        /* where exc was raised (DT_CODE + len when the snippet ran to its end) */
+	uint64_t fault_addr; /* CR2 for a #PF */
 	struct cpu_fxstate fx;
 	uint8_t data[DT_DATA_SIZE];
 };
