@@ -187,7 +187,9 @@ struct tlb_entry {
 	uintptr_t addend;  /* host = linear + addend (RAM pages) */
 	uint64_t paddr;    /* guest-physical page */
 	uint8_t global;
-	uint8_t pad[7];
+	uint8_t ram_w;     /* writes may go to host RAM at addend (tag_w may still be slow: code page) */
+	uint8_t large;     /* came from a 2M/4M/1G page */
+	uint8_t pad[5];
 };
 
 /* ---- the processor ---- */
@@ -205,12 +207,13 @@ struct cpu {
 	uint8_t code_size;  /* 2, 4 or 8: default operand/address size of CS */
 	uint8_t stack_size; /* 2, 4 or 8: SS.B, or 8 in 64-bit mode */
 	uint8_t seg_checks; /* segment base/limit apply (not 64-bit mode) */
+	uint8_t dec_mode;   /* decode.h DEC_* for the current code type */
 
 	/* interrupts and run control */
 	volatile uint8_t intr_line;
 	volatile uint8_t nmi_pending;
 	volatile uint8_t stop_requested;
-	uint8_t nmi_blocked;
+	uint8_t nmi_blocked;  /* set when an NMI is delivered; IRET clears it (SDM vol. 3 §6.7.1) */
 	uint8_t intr_shadow;  /* STI / MOV SS: no interrupt before the next instruction completes */
 	uint8_t halted;
 	uint8_t exit_block;   /* leave the current block after this instruction */
@@ -445,6 +448,8 @@ void far_init(void);  /* far.c: far JMP/CALL/RET, IRET, INT n */
 
 /* ---- code cache (exec.c) ---- */
 void code_invalidate_phys(struct cpu *c, uint64_t paddr, uint64_t len);
+/* True when cached blocks were decoded from guest-physical page ppage (4 KiB aligned). */
+bool code_page_has_code(struct cpu *c, uint64_t ppage);
 /* Ends the current block after this instruction (mode changes, STI, writes to code ...). */
 static inline void cpu_end_block(struct cpu *c)
 {
