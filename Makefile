@@ -12,7 +12,7 @@ CPU_LIB := $(BUILD)/libsoftvm-cpu.a
 TEST_SRC := $(wildcard tests/cpu/*.c)
 TEST_COMMON := $(filter tests/cpu/native%.c tests/cpu/harness%.c,$(TEST_SRC))
 TEST_MAIN := $(filter-out $(TEST_COMMON),$(TEST_SRC))
-TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/%.o) $(patsubst %.S,$(BUILD)/%.o,$(wildcard tests/cpu/native*.S))
+TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/%.o) $(patsubst %.S,$(BUILD)/%.S.o,$(wildcard tests/cpu/native*.S))
 TEST_BIN := $(TEST_MAIN:%.c=$(BUILD)/%)
 
 BENCH_SRC := $(wildcard bench/*.c)
@@ -30,10 +30,6 @@ $(DEPS_STAMP): scripts/install-deps.sh
 	@touch $@
 
 $(BUILD)/%.o: %.c | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
-
-$(BUILD)/%.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

@@ -29,7 +29,8 @@ struct snippet {
 #define DT_EXC_OTHER (-5)  /* any other exit, or a host signal the harness cannot classify */
 
 /* The snippets linked into this test binary. */
-extern const struct snippet __start_snippets[], __stop_snippets[];
+/* Weak: test binaries without snippets (unit tests) link the harness too. */
+extern const struct snippet __start_snippets[] __attribute__((weak)), __stop_snippets[] __attribute__((weak));
 
 struct dt_state {
 	uint64_t gpr[16];
