@@ -12,29 +12,6 @@
  */
 #include "seg.h"
 
-/* Vectors that push an error code in protected and long mode (SDM vol. 3 table 6-1). */
-static bool vec_has_err(int vec)
-{
-	return vec == EXC_DF || (vec >= EXC_TS && vec <= EXC_PF) || vec == EXC_AC || vec == 21 || vec == 29 ||
-	       vec == 30;
-}
-
-void cpu_raise(struct cpu *c, int vec, uint32_t err)
-{
-	c->exc_vec = vec;
-	c->exc_err = vec_has_err(vec) ? err : 0;
-	c->exc_has_err = vec_has_err(vec);
-	siglongjmp(c->jmp, 1);
-}
-
-void cpu_raise_noerr(struct cpu *c, int vec)
-{
-	c->exc_vec = vec;
-	c->exc_err = 0;
-	c->exc_has_err = 0;
-	siglongjmp(c->jmp, 1);
-}
-
 /* Real mode: a 4-byte IVT entry (offset, segment); FLAGS, CS, IP pushed (SDM vol. 3 §20.1.4). */
 static void deliver_real(struct cpu *c, int vec, uint64_t ret_rip)
 {
