@@ -32,6 +32,9 @@
 
 #ifdef __ASSEMBLER__
 .intel_syntax noprefix
+/* Snippets are data to the harness: the test binary needs no executable stack. */
+.pushsection .note.GNU-stack, "", @progbits
+.popsection
 
 .macro SNIPPET name, flags, opts=0
 	.pushsection .rodata.snippet_names, "a"
