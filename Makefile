@@ -2,14 +2,18 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing -MMD -MP -I.
-LDLIBS += -lZydis -lm -lpthread
+LDLIBS += -lZydis -llzma -lm -lpthread
 
 BUILD := build
 CPU_SRC := $(wildcard cpu/*.c)
 CPU_OBJ := $(CPU_SRC:%.c=$(BUILD)/%.o)
 CPU_LIB := $(BUILD)/libsoftvm-cpu.a
+# Everything above the CPU: the machine, devices, loaders.
+VM_SRC := $(wildcard machine/*.c dev/*.c boot/*.c)
+VM_OBJ := $(VM_SRC:%.c=$(BUILD)/%.o)
+VM_LIB := $(BUILD)/libsoftvm-vm.a
 
-TEST_SRC := $(wildcard tests/cpu/*.c)
+TEST_SRC := $(wildcard tests/cpu/*.c tests/dev/*.c tests/machine/*.c tests/boot/*.c)
 TEST_COMMON := $(filter tests/cpu/native%.c tests/cpu/harness%.c,$(TEST_SRC))
 TEST_MAIN := $(filter-out $(TEST_COMMON),$(TEST_SRC))
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/%.o) $(patsubst %.S,$(BUILD)/%.S.o,$(wildcard tests/cpu/native*.S))
@@ -21,7 +25,7 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all check deps bench asan clean
-all: $(CPU_LIB) $(TEST_BIN) $(BENCH_BIN)
+all: $(CPU_LIB) $(VM_LIB) $(TEST_BIN) $(BENCH_BIN)
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/install-deps.sh
@@ -37,17 +41,25 @@ $(CPU_LIB): $(CPU_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(VM_LIB): $(VM_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 # A test binary tests/cpu/X links tests/cpu/X.S too when it exists (differential-test snippets).
 .SECONDEXPANSION:
-$(BUILD)/tests/cpu/%: $(BUILD)/tests/cpu/%.o $$(patsubst %.S,$(BUILD)/%.S.o,$$(wildcard tests/cpu/$$*.S)) $(TEST_COMMON_OBJ) $(CPU_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/cpu/%: $(BUILD)/tests/cpu/%.o $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(wildcard tests/cpu/$$*.S))) $(TEST_COMMON_OBJ) $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+# Device, machine and loader tests link the VM library over the CPU library.
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(VM_LIB) $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 $(BUILD)/%.S.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/cpu -c -o $@ $<
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(CPU_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(VM_LIB) $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 check: all
 	@sh scripts/run-tests.sh $(TEST_BIN)
