@@ -244,8 +244,10 @@ static insn_fn legacy_only(struct insn *i, const ZydisDecodedInstruction *zi, co
 /*
  * ENTER imm16, imm8: push rBP, copy level-1 frame pointers from the enclosing frame, push the
  * new frame pointer, then allocate imm16 bytes. Frame-pointer arithmetic runs at the stack-address
- * size; each copied slot and the new rBP are operand-size wide. All stack traffic happens before
- * RSP/RBP change, so a fault leaves both registers intact.
+ * size; each copied slot and the new rBP are operand-size wide, the frame pointer being the whole
+ * register after the first push (upper ESP bits included on a 16-bit stack). The final stack
+ * pointer is probed for a write as the processor does. All stack traffic happens before RSP/RBP
+ * change, so a fault leaves both registers intact.
  */
 static void enter(struct cpu *c, const struct insn *i)
 {
@@ -256,7 +258,7 @@ static void enter(struct cpu *c, const struct insn *i)
 	uint64_t sp = (sp_get(c) - n) & mask;
 
 	mem_write(c, S_SS, sp, n, c->s.gpr[R_RBP]);
-	uint64_t frame = sp;
+	uint64_t frame = (c->s.gpr[R_RSP] & ~mask) | sp;
 	if (level > 0) {
 		uint64_t bp = c->s.gpr[R_RBP] & mask;
 		for (unsigned k = 1; k < level; k++) {
@@ -269,9 +271,7 @@ static void enter(struct cpu *c, const struct insn *i)
 		mem_write(c, S_SS, sp, n, frame);
 	}
 	sp = (sp - alloc) & mask;
-	/* The allocated frame must lie inside the stack segment (#SS(0), SDM ENTER exceptions). */
-	if (c->seg_checks && (sp < c->sc[S_SS].lo || sp > c->sc[S_SS].hi))
-		cpu_raise(c, EXC_SS, 0);
+	mem_probe_write(c, S_SS, sp, n);
 	gpr_set(c, R_RBP, n, frame);
 	sp_set(c, sp);
 }

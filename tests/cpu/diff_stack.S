@@ -202,3 +202,18 @@ SNIPPET leave_64, F_ALL
 	mov rax, rsp
 	mov rbx, rbp
 END_SNIPPET leave_64
+
+/* ENTER probes the final stack pointer for a write: allocating into the guard page below the
+ * data faults at the ENTER with RSP and RBP unchanged. */
+SNIPPET enter_alloc_fault, F_ALL
+	mov rbp, DT_DATA + 0x1800
+	mov rsp, DT_DATA + 0x100
+	enter 0x1000, 1
+END_SNIPPET enter_alloc_fault
+
+SNIPPET enter_alloc_ok, F_ALL
+	mov rbp, DT_DATA + 0x1800
+	mov rsp, DT_DATA + 0x2100
+	enter 0x2000, 1
+	mov rax, [rsp]
+END_SNIPPET enter_alloc_ok
