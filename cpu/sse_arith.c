@@ -1,0 +1,191 @@
+/*
+ * SSE/SSE2 floating-point arithmetic on the host's SSE unit (see sse_arith.h).
+ *
+ * Each operation is one host instruction bracketed by LDMXCSR of the guest's control bits (all
+ * exceptions masked, flags clear) and STMXCSR to collect the flags, then the host MXCSR is put
+ * back. Rounding, FTZ, DAZ, NaN propagation, integer indefinite and the RCP/RSQRT approximations
+ * are thus exactly those of the processor we run on.
+ */
+#include <stdbool.h>
+
+#include "sse_arith.h"
+
+typedef float v4sf __attribute__((vector_size(16)));
+
+/* The MXCSR the host runs with: guest rounding/FTZ/DAZ, all exceptions masked, no flags. */
+static inline uint32_t host_mxcsr(uint32_t guest)
+{
+	return (guest & (MXCSR_RC | MXCSR_FTZ | MXCSR_DAZ)) | MXCSR_MASKS;
+}
+
+#define RUN2(mn)                                                                                    \
+	asm volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " %[b], %[a]\n\tstmxcsr %[o]\n\tldmxcsr %[h]" \
+		     : [a] "+x"(a), [h] "=m"(hostcsr), [o] "=m"(out)                                \
+		     : [b] "x"(b), [g] "m"(g))
+
+#define OP2(op, mn)     \
+	case op:        \
+		RUN2(mn); \
+		break
+
+static bool denormal32(uint32_t v)
+{
+	return !(v & 0x7f800000) && (v & 0x007fffff);
+}
+
+static bool denormal64(uint64_t v)
+{
+	return !(v & 0x7ff0000000000000ull) && (v & 0x000fffffffffffffull);
+}
+
+/* With underflow unmasked, a tiny result raises UE even when exact (the masked run reports UE
+ * only for tiny and inexact results). Only operations that can produce a tiny result from
+ * normal operands count: an exact denormal from these is tiny. */
+static uint32_t unmasked_underflow(unsigned op, const union vec *r)
+{
+	unsigned lanes32 = 0, lanes64 = 0;
+	switch (op) {
+	case SF_ADDPS: case SF_SUBPS: case SF_MULPS: case SF_DIVPS: lanes32 = 4; break;
+	case SF_ADDSS: case SF_SUBSS: case SF_MULSS: case SF_DIVSS: case SF_CVTSD2SS: lanes32 = 1; break;
+	case SF_CVTPD2PS: lanes32 = 2; break;
+	case SF_ADDPD: case SF_SUBPD: case SF_MULPD: case SF_DIVPD: lanes64 = 2; break;
+	case SF_ADDSD: case SF_SUBSD: case SF_MULSD: case SF_DIVSD: lanes64 = 1; break;
+	default: return 0;
+	}
+	for (unsigned k = 0; k < lanes32; k++)
+		if (denormal32(r->d[k]))
+			return MXCSR_UE;
+	for (unsigned k = 0; k < lanes64; k++)
+		if (denormal64(r->q[k]))
+			return MXCSR_UE;
+	return 0;
+}
+
+uint32_t sse_fop(unsigned op, union vec *d, const union vec *s, uint32_t mxcsr)
+{
+	v4sf a, b;
+	uint32_t g = host_mxcsr(mxcsr), hostcsr, out = 0;
+	memcpy(&a, d, 16);
+	memcpy(&b, s, 16);
+	switch (op) {
+	OP2(SF_ADDPS, "addps"); OP2(SF_ADDSS, "addss"); OP2(SF_ADDPD, "addpd"); OP2(SF_ADDSD, "addsd");
+	OP2(SF_SUBPS, "subps"); OP2(SF_SUBSS, "subss"); OP2(SF_SUBPD, "subpd"); OP2(SF_SUBSD, "subsd");
+	OP2(SF_MULPS, "mulps"); OP2(SF_MULSS, "mulss"); OP2(SF_MULPD, "mulpd"); OP2(SF_MULSD, "mulsd");
+	OP2(SF_DIVPS, "divps"); OP2(SF_DIVSS, "divss"); OP2(SF_DIVPD, "divpd"); OP2(SF_DIVSD, "divsd");
+	OP2(SF_MAXPS, "maxps"); OP2(SF_MAXSS, "maxss"); OP2(SF_MAXPD, "maxpd"); OP2(SF_MAXSD, "maxsd");
+	OP2(SF_MINPS, "minps"); OP2(SF_MINSS, "minss"); OP2(SF_MINPD, "minpd"); OP2(SF_MINSD, "minsd");
+	OP2(SF_SQRTPS, "sqrtps"); OP2(SF_SQRTSS, "sqrtss"); OP2(SF_SQRTPD, "sqrtpd"); OP2(SF_SQRTSD, "sqrtsd");
+	OP2(SF_RCPPS, "rcpps"); OP2(SF_RCPSS, "rcpss"); OP2(SF_RSQRTPS, "rsqrtps"); OP2(SF_RSQRTSS, "rsqrtss");
+	OP2(SF_CVTDQ2PS, "cvtdq2ps"); OP2(SF_CVTPS2DQ, "cvtps2dq"); OP2(SF_CVTTPS2DQ, "cvttps2dq");
+	OP2(SF_CVTDQ2PD, "cvtdq2pd"); OP2(SF_CVTPD2DQ, "cvtpd2dq"); OP2(SF_CVTTPD2DQ, "cvttpd2dq");
+	OP2(SF_CVTPS2PD, "cvtps2pd"); OP2(SF_CVTPD2PS, "cvtpd2ps");
+	OP2(SF_CVTSS2SD, "cvtss2sd"); OP2(SF_CVTSD2SS, "cvtsd2ss");
+	default: return 0;
+	}
+	memcpy(d, &a, 16);
+	out &= MXCSR_FLAGS;
+	if (!(mxcsr & MXCSR_UM) && !(out & MXCSR_UE))
+		out |= unmasked_underflow(op, d);
+	return out;
+}
+
+#define CMP8(mn)                                                                                     \
+	switch (pred) {                                                                              \
+	case 0: RUN2(mn " $0,"); break;                                                              \
+	case 1: RUN2(mn " $1,"); break;                                                              \
+	case 2: RUN2(mn " $2,"); break;                                                              \
+	case 3: RUN2(mn " $3,"); break;                                                              \
+	case 4: RUN2(mn " $4,"); break;                                                              \
+	case 5: RUN2(mn " $5,"); break;                                                              \
+	case 6: RUN2(mn " $6,"); break;                                                              \
+	default: RUN2(mn " $7,"); break;                                                             \
+	}
+
+uint32_t sse_cmp(unsigned form, unsigned pred, union vec *d, const union vec *s, uint32_t mxcsr)
+{
+	v4sf a, b;
+	uint32_t g = host_mxcsr(mxcsr), hostcsr, out = 0;
+	memcpy(&a, d, 16);
+	memcpy(&b, s, 16);
+	switch (form) {
+	case SC_PS: CMP8("cmpps"); break;
+	case SC_SS: CMP8("cmpss"); break;
+	case SC_PD: CMP8("cmppd"); break;
+	default: CMP8("cmpsd"); break;
+	}
+	memcpy(d, &a, 16);
+	return out & MXCSR_FLAGS;
+}
+
+#define COMI(mn)                                                                                      \
+	asm volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " %[b], %[a]\n\tstmxcsr %[o]\n\tldmxcsr %[h]" \
+		     : [h] "=m"(hostcsr), [o] "=m"(out), "=@ccz"(zf), "=@ccp"(pf), "=@ccc"(cf)         \
+		     : [a] "x"(va), [b] "x"(vb), [g] "m"(g))
+
+uint32_t sse_comi(bool dbl, bool unordered_quiet, const union vec *a, const union vec *b, uint32_t mxcsr,
+		  uint32_t *zpc)
+{
+	v4sf va, vb;
+	uint32_t g = host_mxcsr(mxcsr), hostcsr, out;
+	bool zf, pf, cf;
+	memcpy(&va, a, 16);
+	memcpy(&vb, b, 16);
+	if (dbl) {
+		if (unordered_quiet)
+			COMI("ucomisd");
+		else
+			COMI("comisd");
+	} else {
+		if (unordered_quiet)
+			COMI("ucomiss");
+		else
+			COMI("comiss");
+	}
+	*zpc = (zf ? F_ZF : 0) | (pf ? F_PF : 0) | (cf ? F_CF : 0);
+	return out & MXCSR_FLAGS;
+}
+
+#define CVT2I(mn, w)                                                                                    \
+	asm volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " %[b], %" w "[r]\n\tstmxcsr %[o]\n\tldmxcsr %[h]" \
+		     : [r] "=r"(r), [h] "=m"(hostcsr), [o] "=m"(out)                                      \
+		     : [b] "x"(vb), [g] "m"(g))
+
+uint32_t sse_cvt_to_int(bool dbl, bool trunc, unsigned size, const union vec *s, uint32_t mxcsr, uint64_t *res)
+{
+	v4sf vb;
+	uint32_t g = host_mxcsr(mxcsr), hostcsr, out;
+	uint64_t r = 0;
+	memcpy(&vb, s, 16);
+	switch ((dbl ? 4 : 0) | (trunc ? 2 : 0) | (size == 8)) {
+	case 0: CVT2I("cvtss2si", "k"); break;
+	case 1: CVT2I("cvtss2si", "q"); break;
+	case 2: CVT2I("cvttss2si", "k"); break;
+	case 3: CVT2I("cvttss2si", "q"); break;
+	case 4: CVT2I("cvtsd2si", "k"); break;
+	case 5: CVT2I("cvtsd2si", "q"); break;
+	case 6: CVT2I("cvttsd2si", "k"); break;
+	default: CVT2I("cvttsd2si", "q"); break;
+	}
+	*res = size == 8 ? r : (uint32_t)r;
+	return out & MXCSR_FLAGS;
+}
+
+#define CVTFI(mn, w)                                                                                    \
+	asm volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " %" w "[v], %[a]\n\tstmxcsr %[o]\n\tldmxcsr %[h]" \
+		     : [a] "+x"(a), [h] "=m"(hostcsr), [o] "=m"(out)                                      \
+		     : [v] "r"(v), [g] "m"(g))
+
+uint32_t sse_cvt_from_int(bool dbl, unsigned size, union vec *d, uint64_t v, uint32_t mxcsr)
+{
+	v4sf a;
+	uint32_t g = host_mxcsr(mxcsr), hostcsr, out;
+	memcpy(&a, d, 16);
+	switch ((dbl ? 2 : 0) | (size == 8)) {
+	case 0: CVTFI("cvtsi2ssl", "k"); break;
+	case 1: CVTFI("cvtsi2ssq", "q"); break;
+	case 2: CVTFI("cvtsi2sdl", "k"); break;
+	default: CVTFI("cvtsi2sdq", "q"); break;
+	}
+	memcpy(d, &a, 16);
+	return out & MXCSR_FLAGS;
+}
