@@ -55,6 +55,9 @@ static void bt_mem(struct cpu *c, const struct insn *i)
 		ea = (ea + (uint64_t)(off >> shift) * size) & size_mask(i->asize);
 		n = (uint64_t)off & (width - 1);
 	}
+	/* BTS/BTR/BTC are read-modify-writes: a fault on the access reports a write. */
+	if (i->sub != BT_TEST)
+		mem_probe_write(c, i->mem.seg, ea, size);
 	uint64_t v = mem_read(c, i->mem.seg, ea, size), bit = 1ull << n;
 	if (i->sub != BT_TEST)
 		mem_write(c, i->mem.seg, ea, size, bt_apply(i->sub, v, bit));

@@ -177,13 +177,14 @@ static void xchg_rr(struct cpu *c, const struct insn *i)
 	gpr_set(c, i->op[1].reg, size, a);
 }
 
-/* XCHG with memory is always locked (SDM XCHG); one vCPU's accesses are atomic with respect to
- * itself, and the write comes first so that a fault leaves the register untouched. */
+/* XCHG with memory is a locked read-modify-write (SDM XCHG): the write access is checked first,
+ * so a fault reports a write (as on hardware), and the register changes only after the store. */
 static void xchg_mr(struct cpu *c, const struct insn *i)
 {
 	int r = i->op[0].kind == OPK_GPR ? 0 : 1;
 	unsigned size = i->op[r].size;
 	uint64_t ea = insn_ea(c, i);
+	mem_probe_write(c, i->mem.seg, ea, size);
 	uint64_t m = mem_read(c, i->mem.seg, ea, size);
 	mem_write(c, i->mem.seg, ea, size, gpr_get(c, i->op[r].reg, size));
 	gpr_set(c, i->op[r].reg, size, m);
