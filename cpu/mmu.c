@@ -118,15 +118,18 @@ struct walk {
 	bool large;
 };
 
+/* Set in walk()'s result on a fault, since a page-fault error code can itself be 0. */
+#define WALK_FAULT 0x80000000u
+
 /*
- * Walks the page tables for la. Returns 0 and fills w, or a page-fault error code (non-zero).
+ * Walks the page tables for la. Returns 0 and fills w, or WALK_FAULT | the page-fault error code.
  * side_effects=false is for debugger reads: no accessed/dirty updates.
  */
 static uint32_t walk(struct cpu *c, uint64_t la, enum acc acc, bool user, struct walk *w, bool side_effects)
 {
 	bool nxe = c->s.efer & EFER_NXE;
 	bool wp = c->s.cr0 & CR0_WP;
-	uint32_t err_base = (acc == ACC_WRITE ? PF_W : 0) | (user ? PF_U : 0);
+	uint32_t err_base = WALK_FAULT | (acc == ACC_WRITE ? PF_W : 0) | (user ? PF_U : 0);
 	uint64_t entries[4], addrs[4];
 	int n = 0, entry_size;
 	bool rw = true, us = true, xd = false;
@@ -282,7 +285,7 @@ static struct tlb_entry *tlb_fill(struct cpu *c, uint64_t la, enum acc acc, bool
 		uint32_t err = walk(c, la, acc, user, &w, true);
 		if (err) {
 			c->s.cr2 = la;
-			cpu_raise(c, EXC_PF, err);
+			cpu_raise(c, EXC_PF, err & ~WALK_FAULT);
 		}
 	} else {
 		w = (struct walk){ .paddr = page & 0xffffffffull, .writable = true, .executable = true, .dirty = true };
@@ -393,8 +396,9 @@ static void lin_write_slow(struct cpu *c, uint64_t la, unsigned size, uint64_t v
 		return;
 	}
 	/* Both pages are checked before either is written, so a fault leaves memory untouched. */
+	/* A fault on the second page reports that page's first byte in CR2. */
 	write_entry(c, la, user);
-	write_entry(c, la + size - 1, user);
+	write_entry(c, (la + size - 1) & ~0xfffull, user);
 	for (unsigned k = 0; k < size; k++)
 		write_in_page(c, la + k, 1, v >> (8 * k), user);
 }

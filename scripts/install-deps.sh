@@ -5,8 +5,8 @@ set -e
 PKGS="build-essential pkg-config libzydis-dev libzycore-dev liblzma-dev"
 # Extra packages for tests and benchmarks (qemu is only a benchmark peer / debugging aid).
 case "$1" in
-  --test) PKGS="$PKGS" ;;
-  --bench) PKGS="$PKGS qemu-system-x86" ;;
+  --guest) PKGS="$PKGS cpio gzip" ;;
+  --bench) PKGS="$PKGS cpio gzip qemu-system-x86" ;;
 esac
 missing=""
 for p in $PKGS; do

@@ -83,6 +83,8 @@ static enum cpu_exit run(struct cpu *c, struct cpu_state *s, const void *code, s
 	memcpy(ram + CODE, code, len);
 	cpu_set_state(c, s);
 	cpu_set_exception_exits(c, ~0u);
+	if (getenv("CORE_TRACE"))
+		cpu_set_trace(c, stderr);
 	enum cpu_exit r = cpu_run(c, 100000);
 	cpu_get_state(c, s);
 	return r;
