@@ -373,7 +373,8 @@ static void pinsrw(struct cpu *c, const struct insn *i)
 }
 
 /* MASKMOVQ / MASKMOVDQU: byte-masked store of operand 0 to DS:rDI (segment override allowed).
- * The whole span is checked first so a fault stores nothing; an all-zero mask touches nothing. */
+ * The whole span is checked first, page by page as the processor reports faults (even with an
+ * all-zero mask), so a fault stores nothing. */
 static void maskmov(struct cpu *c, const struct insn *i)
 {
 	bool mmx = simd_check(c, i, false);
@@ -381,16 +382,18 @@ static void maskmov(struct cpu *c, const struct insn *i)
 	unsigned n = mmx ? 8 : 16;
 	vec_read(c, i, 0, &d, false);
 	vec_read(c, i, 1, &m, false);
-	uint64_t ea = c->s.gpr[R_RDI] & size_mask(i->asize);
-	bool any = false;
-	for (unsigned k = 0; k < n; k++)
-		any |= m.b[k] >> 7;
-	if (any) {
+	uint64_t amask = size_mask(i->asize);
+	uint64_t ea = c->s.gpr[R_RDI] & amask;
+	unsigned first = 0x1000 - ((c->sc[i->mem.seg].base + ea) & 0xfff);
+	if (first >= n) {
 		mem_probe_write(c, i->mem.seg, ea, n);
-		for (unsigned k = 0; k < n; k++)
-			if (m.b[k] & 0x80)
-				mem_write(c, i->mem.seg, (ea + k) & size_mask(i->asize), 1, d.b[k]);
+	} else {
+		mem_probe_write(c, i->mem.seg, ea, first);
+		mem_probe_write(c, i->mem.seg, (ea + first) & amask, n - first);
 	}
+	for (unsigned k = 0; k < n; k++)
+		if (m.b[k] & 0x80)
+			mem_write(c, i->mem.seg, (ea + k) & amask, 1, d.b[k]);
 	if (mmx)
 		mmx_enter(c);
 }

@@ -343,6 +343,8 @@ static void fxsave(struct cpu *c, const struct insn *i)
 	}
 	for (unsigned k = 0; k < 8; k++)
 		memset(img.st[k] + 10, 0, 6);
+	/* The processor checks the whole 512-byte area, reporting a fault at its last byte. */
+	mem_probe_write(c, i->mem.seg, ea + 511, 1);
 	mem_write_buf(c, i->mem.seg, ea, &img, fx_image_size(c));
 }
 
@@ -351,6 +353,7 @@ static void fxrstor(struct cpu *c, const struct insn *i)
 	uint64_t ea = fx_prologue(c, i);
 	struct cpu_fxstate img;
 	unsigned n = fx_image_size(c);
+	mem_read(c, i->mem.seg, ea + 511, 1);
 	mem_read_buf(c, i->mem.seg, ea, &img, n);
 	if (img.mxcsr & ~(uint32_t)MXCSR_WRITABLE)
 		cpu_gp(c, 0);
