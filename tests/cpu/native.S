@@ -8,6 +8,10 @@
  * to the host as if dt_native_enter had returned. No snippet register can be trusted on the way
  * back (RSP included), so the way home goes through the globals below.
  *
+ * A snippet may load segment registers, and loading FS or GS replaces the base glibc keeps its
+ * thread pointer in, so the way back restores the host's selectors and FS/GS bases (set up by
+ * native.c) before any C code runs; the signal handler calls dt_native_restore_segs first too.
+ *
  * Frame layout (struct dt_native_frame in native.c): fx[512] at 0, gpr[16] at 512, rflags at 640.
  */
 	.intel_syntax noprefix
@@ -26,6 +30,15 @@ dt_native_host_rsp:
 dt_native_frame_ptr:
 	.space 8
 dt_native_scratch:
+	.space 8
+	.globl dt_native_host_sel, dt_native_host_fsbase, dt_native_host_gsbase, dt_native_seg_loads
+dt_native_seg_loads: /* nonzero when the snippet may load a segment register */
+	.space 8
+dt_native_host_sel: /* DS, ES, FS, GS */
+	.space 8
+dt_native_host_fsbase:
+	.space 8
+dt_native_host_gsbase:
 	.space 8
 
 	.section .rodata
@@ -99,6 +112,10 @@ dt_native_return:
 	fxsave [rax]
 	fxrstor [rip + dt_native_host_fx]
 	cld
+	cmp byte ptr [rip + dt_native_seg_loads], 0
+	je 1f
+	call dt_native_restore_segs
+1:
 	add rsp, 8
 	pop r15
 	pop r14
@@ -108,5 +125,28 @@ dt_native_return:
 	pop rbx
 	ret
 	.size dt_native_return, . - dt_native_return
+
+	/* Clobbers RAX, RCX, RDX, RSI, RDI, R11. */
+	.globl dt_native_restore_segs
+	.type dt_native_restore_segs, @function
+dt_native_restore_segs:
+	mov ax, [rip + dt_native_host_sel + 0]
+	mov ds, ax
+	mov ax, [rip + dt_native_host_sel + 2]
+	mov es, ax
+	mov ax, [rip + dt_native_host_sel + 4]
+	mov fs, ax
+	mov ax, [rip + dt_native_host_sel + 6]
+	mov gs, ax
+	mov eax, 158 /* arch_prctl(ARCH_SET_FS, base) */
+	mov edi, 0x1002
+	mov rsi, [rip + dt_native_host_fsbase]
+	syscall
+	mov eax, 158 /* arch_prctl(ARCH_SET_GS, base) */
+	mov edi, 0x1001
+	mov rsi, [rip + dt_native_host_gsbase]
+	syscall
+	ret
+	.size dt_native_restore_segs, . - dt_native_restore_segs
 
 	.section .note.GNU-stack, "", @progbits

@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
+#include <asm/prctl.h>
 
 #include "harness.h"
 
@@ -35,10 +38,15 @@ _Static_assert(__builtin_offsetof(struct dt_native_frame, rflags) == 640, "nativ
 void dt_native_enter(struct dt_native_frame *f);
 extern const char dt_native_return[];
 extern uint8_t dt_native_host_fx[512];
+extern uint16_t dt_native_host_sel[4];
+extern uint64_t dt_native_host_fsbase, dt_native_host_gsbase;
+extern uint8_t dt_native_seg_loads;
+void dt_native_restore_segs(void);
 
 static struct dt_native_frame frame;
 static sigjmp_buf native_jmp;
 static volatile sig_atomic_t native_active;
+static volatile sig_atomic_t native_signal;
 static struct dt_state *native_st;
 static const uint8_t *loaded_code;
 static size_t loaded_len;
@@ -81,6 +89,8 @@ static bool vector_has_err(int vec)
 	return vec == 8 || (vec >= 10 && vec <= 14) || vec == 17;
 }
 
+/* No stack protector: its canary lives behind FS, which the snippet may have replaced. */
+__attribute__((no_stack_protector))
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
 	if (!native_active) {
@@ -88,7 +98,9 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		signal(sig, SIG_DFL);
 		return;
 	}
+	dt_native_restore_segs();
 	native_active = 0;
+	native_signal = sig;
 	ucontext_t *uc = ucv;
 	const greg_t *g = uc->uc_mcontext.gregs;
 	struct dt_state *st = native_st;
@@ -114,6 +126,13 @@ static void native_setup(void)
 	if (done)
 		return;
 	done = true;
+	__asm__ volatile("mov %%ds, %0" : "=m"(dt_native_host_sel[0]));
+	__asm__ volatile("mov %%es, %0" : "=m"(dt_native_host_sel[1]));
+	__asm__ volatile("mov %%fs, %0" : "=m"(dt_native_host_sel[2]));
+	__asm__ volatile("mov %%gs, %0" : "=m"(dt_native_host_sel[3]));
+	if (syscall(SYS_arch_prctl, ARCH_GET_FS, &dt_native_host_fsbase) ||
+	    syscall(SYS_arch_prctl, ARCH_GET_GS, &dt_native_host_gsbase))
+		die("native: arch_prctl");
 	map_fixed(DT_DATA, DT_DATA_SIZE, PROT_READ | PROT_WRITE);
 	map_fixed(DT_CODE, NATIVE_CODE_MAX, PROT_NONE);
 
@@ -153,6 +172,12 @@ static void load_code(const uint8_t *code, size_t len)
 	memcpy(dst + len, jmp_abs, sizeof(jmp_abs));
 	uint64_t ret = (uint64_t)(uintptr_t)dt_native_return;
 	memcpy(dst + len + 6, &ret, 8);
+	/* FS/GS change only through MOV Sreg (8E), POP FS/GS (0F A1/A9) or LFS/LGS (0F B4/B5); restoring
+	 * them costs system calls, so only snippets containing such bytes anywhere pay for it. */
+	dt_native_seg_loads = 0;
+	for (size_t k = 0; k < len; k++)
+		if (code[k] == 0x8e || code[k] == 0xa1 || code[k] == 0xa9 || code[k] == 0xb4 || code[k] == 0xb5)
+			dt_native_seg_loads = 1;
 	if (mprotect(dst, need, PROT_READ | PROT_EXEC))
 		die("native: mprotect code");
 	loaded_code = code;
@@ -170,7 +195,9 @@ void dt_run_native(const uint8_t *code, size_t len, struct dt_state *st)
 	frame.rflags = (st->rflags & RFLAGS_USER) | 0x202;
 	native_st = st;
 
-	if (sigsetjmp(native_jmp, 1) == 0) {
+	/* The signal mask is not saved (that is a system call per run): the exception path unblocks
+	 * the signal that brought it there. */
+	if (sigsetjmp(native_jmp, 0) == 0) {
 		native_active = 1;
 		dt_native_enter(&frame);
 		native_active = 0;
@@ -184,6 +211,10 @@ void dt_run_native(const uint8_t *code, size_t len, struct dt_state *st)
 	} else {
 		/* The signal handler ran with a fresh x87/SSE state: give the host its own back. */
 		__asm__ volatile("fxrstor %0" : : "m"(*(const uint8_t(*)[512])dt_native_host_fx));
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, native_signal);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
 	}
 	memcpy(st->data, (const void *)DT_DATA, DT_DATA_SIZE);
 }
