@@ -83,6 +83,10 @@ SNIPPET mov_moffs, F_ALL
 	movabs [DT_DATA + 0x51], ax
 	movabs [DT_DATA + 0x63], eax
 	movabs [DT_DATA + 0x1ffc], rax
+	.byte 0x67, 0xa1                  /* mov eax, [moffs32] with a 32-bit address size */
+	.long DT_DATA + 0x123
+	.byte 0x67, 0x48, 0xa3            /* mov [moffs32], rax */
+	.long DT_DATA + 0x203
 END_SNIPPET mov_moffs
 
 SNIPPET mov_addr32, F_ALL
