@@ -185,7 +185,7 @@ static void guest_load_code(const uint8_t *code, size_t len)
 		fprintf(stderr, "harness: snippet of %zu bytes is too long\n", len);
 		exit(2);
 	}
-	memset(g.ram + GPA_CODE, 0, CODE_MAX_PAGES * PAGE);
+	memset(g.ram + GPA_CODE, 0, (g.len + 1 + PAGE - 1) & ~(PAGE - 1)); /* the previous snippet */
 	memcpy(g.ram + GPA_CODE, code, len);
 	g.ram[GPA_CODE + len] = 0xcc;
 	for (unsigned k = 0; k < CODE_MAX_PAGES; k++)
@@ -290,6 +290,12 @@ static uint64_t rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/* A number below n from 32 random bits, without a division. */
+static uint64_t below(uint64_t x, uint64_t n)
+{
+	return ((x & 0xffffffffull) * n) >> 32;
+}
+
 static const uint64_t edge_values[] = {
 	0, 1, 2, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 0x7f, 0x80, 0x81, 0xff, 0x100, 0x7fff, 0x8000, 0x8001,
 	0xffff, 0x10000, 0x7fffffff, 0x80000000, 0x80000001, 0xffffffff, 0x100000000ull,
@@ -308,12 +314,12 @@ static uint64_t rand_value(uint64_t *r)
 	uint64_t v = rng_next(r);
 	switch (x & 7) {
 	case 0:
-	case 1: return edge_values[(x >> 8) % N_EDGE];
-	case 2: return edge_values[(x >> 8) % N_EDGE] + (int64_t)((x >> 32) % 5) - 2;
-	case 3: return (x >> 8) & 1 ? v % 70 : -(v % 70);
+	case 1: return edge_values[below(x >> 8, N_EDGE)];
+	case 2: return edge_values[below(x >> 8, N_EDGE)] + below(x >> 40, 5) - 2;
+	case 3: return (x >> 8) & 1 ? below(v, 70) : -below(v, 70);
 	case 4: {
 		static const unsigned bits[] = { 8, 16, 32 };
-		unsigned b = bits[(x >> 8) % 3];
+		unsigned b = bits[below(x >> 8, 3)];
 		v &= (1ull << b) - 1;
 		if ((x >> 12) & 1 && (v >> (b - 1)) & 1)
 			v |= ~0ull << b; /* sign-extended */
