@@ -69,8 +69,8 @@ static void deliver_prot(struct cpu *c, int vec, bool has_err, uint32_t err, boo
 		cpu_gp(c, (uint32_t)vec * 8 + 2);
 	if (!desc_p(g))
 		cpu_raise(c, EXC_NP, idt_err);
-	if (t == DT_TASK) /* task switches are not implemented (see the top of the file) */
-		cpu_gp(c, idt_err);
+	if (t == DT_TASK)
+		task_switch(c, idt_err);
 
 	unsigned gsize = (t & 8) ? 4 : 2;
 	uint16_t sel = gate_sel(g);

@@ -11,10 +11,10 @@
  */
 #include "seg.h"
 
-/* A task switch would happen here (SDM vol. 3 §7.3). We do not implement one: #GP(sel). */
-__attribute__((noreturn)) static void task_switch(struct cpu *c, uint16_t sel)
+/* A task switch would happen here (SDM vol. 3 §7.3). We do not implement one: #GP(err). */
+void task_switch(struct cpu *c, uint32_t err)
 {
-	cpu_gp(c, sel & 0xfffc);
+	cpu_gp(c, err);
 }
 
 /* True when the code descriptor d runs as 64-bit code (IA-32e mode, L = 1). */
@@ -147,7 +147,7 @@ void far_jmp(struct cpu *c, const struct insn *i)
 		return;
 	}
 	if (!cpu_long_mode(c) && (t == DT_TASK || t == DT_TSS16 || t == DT_TSS))
-		task_switch(c, sel);
+		task_switch(c, sel & 0xfffc);
 	cpu_gp(c, sel & 0xfffc);
 }
 
@@ -255,7 +255,7 @@ void far_call(struct cpu *c, const struct insn *i)
 		return;
 	}
 	if (!cpu_long_mode(c) && (t == DT_TASK || t == DT_TSS16 || t == DT_TSS))
-		task_switch(c, sel);
+		task_switch(c, sel & 0xfffc);
 	cpu_gp(c, sel & 0xfffc);
 }
 
@@ -442,7 +442,7 @@ static void h_iret(struct cpu *c, const struct insn *i)
 	if (old & F_NT) {
 		if (cpu_long_mode(c))
 			cpu_gp(c, 0);
-		task_switch(c, (uint16_t)lin_read(c, (uint32_t)c->s.seg[S_TR].base, 2, true));
+		task_switch(c, (uint16_t)lin_read(c, (uint32_t)c->s.seg[S_TR].base, 2, true) & 0xfffc);
 	}
 	struct stk st;
 	stk_init(c, &st, &c->s.seg[S_SS], c->s.gpr[R_RSP], c->stack_size, c->cpl < 3, 0);

@@ -102,6 +102,10 @@ static inline uint64_t stk_rsp(const struct stk *st, uint64_t old_rsp)
 	return (old_rsp & ~st->mask) | (st->sp & st->mask);
 }
 
+/* Task switches are not implemented (far.c): raises #GP(err) where one would start, for IDT task
+ * gates (except.c), far JMP/CALL to a TSS or task gate and IRET with NT set. */
+__attribute__((noreturn)) void task_switch(struct cpu *c, uint32_t err);
+
 /* ---- handlers other families dispatch to ---- */
 void mov_sreg_load(struct cpu *c, const struct insn *i);  /* MOV Sreg, r/m16 (8E) */
 void mov_sreg_store(struct cpu *c, const struct insn *i); /* MOV r/m, Sreg (8C) */
