@@ -19,7 +19,8 @@ struct snippet {
 	uint64_t opts; /* DT_OPT_* */
 };
 
-#define DT_OPT_NO_FX 1 /* do not compare x87/SSE state */
+#define DT_OPT_NO_FX 1  /* do not compare x87/SSE state */
+#define DT_OPT_NO_FCC 2 /* do not compare the x87 condition codes C0..C3 (undefined after the insn) */
 
 /* dt_state.exc values other than -1 and x86 vectors: how the softvm run ended abnormally. */
 #define DT_EXC_NONE (-1)
@@ -53,5 +54,7 @@ bool dt_compare(const char *name, const struct dt_state *native, const struct dt
 		uint64_t opts);
 /* Runs every linked snippet from `runs` random states (and the edge-case states the harness
  * adds: zero, all ones, sign boundaries); prints one PASS/FAIL line per snippet. Returns failures. */
+/* Environment: DT_RUNS=n overrides runs, DT_ONLY=name runs one snippet, DT_SEED=x runs only that
+ * state (each FAIL line names its seed), DT_TRACE=1 traces the softvm runs to stderr. */
 int dt_run_all(unsigned runs);
 #endif
