@@ -85,7 +85,7 @@ static inline void mm_set(struct cpu *c, unsigned n, uint64_t v)
 	r[8] = r[9] = 0xff;
 }
 
-/* #UD / #NM for instructions touching XMM state or MXCSR (SDM vol. 3 §13.1.3, table 2-?). */
+/* #UD / #NM for instructions touching XMM state or MXCSR (SDM vol. 2, legacy-SSE exception tables). */
 static inline void simd_check_sse(struct cpu *c)
 {
 	if (unlikely((c->s.cr0 & CR0_EM) || !(c->s.cr4 & CR4_OSFXSR)))
@@ -94,14 +94,15 @@ static inline void simd_check_sse(struct cpu *c)
 		cpu_raise_noerr(c, EXC_NM);
 }
 
-/* #UD / #NM / #MF for instructions touching MMX registers (SDM vol. 3 §12.? table 12-1). */
+/* #UD / #NM / #MF for instructions touching MMX registers (SDM vol. 3 table 12-1). */
 static inline void simd_check_mmx(struct cpu *c)
 {
 	if (unlikely(c->s.cr0 & CR0_EM))
 		cpu_ud(c);
 	if (unlikely(c->s.cr0 & CR0_TS))
 		cpu_raise_noerr(c, EXC_NM);
-	if (unlikely(c->s.fx.fsw & FSW_ES))
+	/* A pending unmasked x87 exception; with CR0.NE = 0 it would go to FERR#, not modelled. */
+	if (unlikely((c->s.fx.fsw & FSW_ES) && (c->s.cr0 & CR0_NE)))
 		cpu_raise_noerr(c, EXC_MF);
 }
 

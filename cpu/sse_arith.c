@@ -61,8 +61,99 @@ static uint32_t unmasked_underflow(unsigned op, const union vec *r)
 	return 0;
 }
 
+/* Whether a op b (0 add, 1 sub, 2 mul, 3 div) is inexact when rounded to the single or double
+ * significand with an unbounded exponent: the host x87 with precision control 24 or 53 bits has
+ * exponent range to spare. */
+static bool inexact_unbounded(unsigned kind, bool dbl, long double a, long double b)
+{
+	uint16_t old, cw = dbl ? 0x027f : 0x007f, sw;
+	long double r;
+	switch (kind) {
+	case 0:
+		asm volatile("fnstcw %[old]\n\tfldcw %[cw]\n\tfnclex\n\tfadd %%st(1), %%st\n\tfnstsw %[sw]\n\tfnclex\n\tfldcw %[old]"
+			     : "=t"(r), [sw] "=m"(sw), [old] "=m"(old) : "0"(a), "u"(b), [cw] "m"(cw));
+		break;
+	case 1:
+		asm volatile("fnstcw %[old]\n\tfldcw %[cw]\n\tfnclex\n\tfsub %%st(1), %%st\n\tfnstsw %[sw]\n\tfnclex\n\tfldcw %[old]"
+			     : "=t"(r), [sw] "=m"(sw), [old] "=m"(old) : "0"(a), "u"(b), [cw] "m"(cw));
+		break;
+	case 2:
+		asm volatile("fnstcw %[old]\n\tfldcw %[cw]\n\tfnclex\n\tfmul %%st(1), %%st\n\tfnstsw %[sw]\n\tfnclex\n\tfldcw %[old]"
+			     : "=t"(r), [sw] "=m"(sw), [old] "=m"(old) : "0"(a), "u"(b), [cw] "m"(cw));
+		break;
+	default:
+		asm volatile("fnstcw %[old]\n\tfldcw %[cw]\n\tfnclex\n\tfdiv %%st(1), %%st\n\tfnstsw %[sw]\n\tfnclex\n\tfldcw %[old]"
+			     : "=t"(r), [sw] "=m"(sw), [old] "=m"(old) : "0"(a), "u"(b), [cw] "m"(cw));
+		break;
+	}
+	(void)r;
+	return sw & 0x20;
+}
+
+static long double lane_f32(uint32_t v, uint32_t mxcsr)
+{
+	float f;
+	if ((mxcsr & MXCSR_DAZ) && denormal32(v))
+		v &= 0x80000000u;
+	memcpy(&f, &v, 4);
+	return f;
+}
+
+static long double lane_f64(uint64_t v, uint32_t mxcsr)
+{
+	double f;
+	if ((mxcsr & MXCSR_DAZ) && denormal64(v))
+		v &= 0x8000000000000000ull;
+	memcpy(&f, &v, 8);
+	return f;
+}
+
+/*
+ * With overflow or underflow unmasked the processor delivers the result with its exponent
+ * adjusted (SDM vol. 1 §11.5.2.3, §11.5.2.4) and reports PE when that result is inexact, which
+ * differs from the masked run's PE (an overflow to infinity is always inexact). Recomputes PE so.
+ */
+static uint32_t trapped_precision(unsigned op, const union vec *a, const union vec *b, uint32_t mxcsr)
+{
+	unsigned kind, lanes;
+	bool dbl, cvt = false;
+	switch (op) {
+	case SF_ADDPS: case SF_ADDSS: case SF_ADDPD: case SF_ADDSD: kind = 0; break;
+	case SF_SUBPS: case SF_SUBSS: case SF_SUBPD: case SF_SUBSD: kind = 1; break;
+	case SF_MULPS: case SF_MULSS: case SF_MULPD: case SF_MULSD: kind = 2; break;
+	case SF_DIVPS: case SF_DIVSS: case SF_DIVPD: case SF_DIVSD: kind = 3; break;
+	case SF_CVTPD2PS: kind = 0; cvt = true; break;
+	case SF_CVTSD2SS: kind = 0; cvt = true; break;
+	default: return 0;
+	}
+	switch (op) {
+	case SF_ADDPS: case SF_SUBPS: case SF_MULPS: case SF_DIVPS: lanes = 4; dbl = false; break;
+	case SF_ADDSS: case SF_SUBSS: case SF_MULSS: case SF_DIVSS: lanes = 1; dbl = false; break;
+	case SF_ADDPD: case SF_SUBPD: case SF_MULPD: case SF_DIVPD: lanes = 2; dbl = true; break;
+	case SF_CVTPD2PS: lanes = 2; dbl = false; break;
+	default: lanes = 1; dbl = op != SF_CVTSD2SS; break;
+	}
+	for (unsigned k = 0; k < lanes; k++) {
+		long double x, y;
+		if (cvt) {
+			x = lane_f64(b->q[k], mxcsr);
+			y = 0;
+		} else if (dbl) {
+			x = lane_f64(a->q[k], mxcsr);
+			y = lane_f64(b->q[k], mxcsr);
+		} else {
+			x = lane_f32(a->d[k], mxcsr);
+			y = lane_f32(b->d[k], mxcsr);
+		}
+		if (inexact_unbounded(kind, dbl, x, y))
+			return MXCSR_PE;
+	}
+	return 0;
+}
+
 uint32_t sse_fop(unsigned op, union vec *d, const union vec *s, uint32_t mxcsr)
 {
+	const union vec in = *d;
 	v4sf a, b;
 	uint32_t g = host_mxcsr(mxcsr), hostcsr, out = 0;
 	memcpy(&a, d, 16);
@@ -86,6 +177,8 @@ uint32_t sse_fop(unsigned op, union vec *d, const union vec *s, uint32_t mxcsr)
 	out &= MXCSR_FLAGS;
 	if (!(mxcsr & MXCSR_UM) && !(out & MXCSR_UE))
 		out |= unmasked_underflow(op, d);
+	if (out & ~(mxcsr >> MXCSR_MASK_SHIFT) & (MXCSR_OE | MXCSR_UE))
+		out = (out & ~MXCSR_PE) | trapped_precision(op, &in, s, mxcsr);
 	return out;
 }
 

@@ -7,7 +7,9 @@
  * Every function takes the guest MXCSR, computes as if every exception were masked (the caller
  * discards the result when an unmasked one was raised) and returns the exception flags raised
  * (MXCSR bits 0..5). Where the guest has underflow unmasked, a tiny exact result also reports UE
- * (SDM vol. 1 §11.5.2.4: unmasked underflow is signalled on tininess alone).
+ * (SDM vol. 1 §11.5.2.4: unmasked underflow is signalled on tininess alone), and where an
+ * unmasked overflow or underflow is raised, PE says whether the result with its exponent
+ * adjusted (unbounded) is inexact, as the processor reports it with the trap.
  */
 #ifndef SOFTVM_CPU_SSE_ARITH_H
 #define SOFTVM_CPU_SSE_ARITH_H

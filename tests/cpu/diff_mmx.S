@@ -236,3 +236,40 @@ SNIPPET mmx_tags, 0
 	mov rbx, BUF
 	movq mm3, [rbx]
 END_SNIPPET mmx_tags
+
+/* MMX after x87 pushes: TOP returns to 0 with the physical registers in place. */
+SNIPPET mmx_after_x87_push, 0
+	fld1
+	fldz
+	fldpi
+	mov rbx, BUF
+	movq mm1, [rbx]
+	paddw mm1, [rbx + 8]
+	movq mm7, mm1
+END_SNIPPET mmx_after_x87_push
+
+SNIPPET mmx_read_after_x87_push, 0
+	fld1
+	fldpi
+	movq rax, mm6
+	movq rcx, mm7
+	movd edx, mm5
+END_SNIPPET mmx_read_after_x87_push
+
+SNIPPET x87_after_emms, 0
+	mov rbx, BUF
+	movq mm2, [rbx]
+	emms
+	fld1
+	fldpi
+	faddp st(1), st
+END_SNIPPET x87_after_emms
+
+SNIPPET mmx_pending_x87_exception, 0
+	mov word ptr [rsp - 2], 0x37e
+	fldcw [rsp - 2]
+	fldz
+	fld1
+	fdiv st, st(1)
+	movq mm0, mm1
+END_SNIPPET mmx_pending_x87_exception
