@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -73,7 +78,7 @@ static void map_fixed(uintptr_t base, size_t size, int prot)
 /* x86 vector for a signal the snippet raised: Linux stores the trap number in the ucontext. */
 static int signal_vector(int sig, const siginfo_t *si, long trapno)
 {
-	if (si->si_code <= 0) /* sent by a process, not by a trap */
+	if (si->si_code <= 0 || sig == SIGSYS) /* sent by a process, or a system call (see below) */
 		return DT_EXC_OTHER;
 	if (trapno >= 0 && trapno < 32)
 		return (int)trapno;
@@ -120,6 +125,27 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	siglongjmp(native_jmp, 1);
 }
 
+/*
+ * A snippet's SYSCALL (or INT 0x80) would make a real system call with random registers: read
+ * from stdin, exit, kill. A seccomp filter turns every system call made from the snippet's code
+ * into SIGSYS, which ends the run like an exception (DT_EXC_OTHER).
+ */
+static void block_snippet_syscalls(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 4),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, DT_CODE, 0, 2),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, DT_CODE + NATIVE_CODE_MAX + PAGE, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		perror("native: seccomp (snippets could make real system calls)");
+}
+
 static void native_setup(void)
 {
 	static bool done;
@@ -135,6 +161,7 @@ static void native_setup(void)
 		die("native: arch_prctl");
 	map_fixed(DT_DATA, DT_DATA_SIZE, PROT_READ | PROT_WRITE);
 	map_fixed(DT_CODE, NATIVE_CODE_MAX, PROT_NONE);
+	block_snippet_syscalls();
 
 	static stack_t ss;
 	ss.ss_size = 256 * 1024;
@@ -146,7 +173,7 @@ static void native_setup(void)
 	sa.sa_sigaction = on_signal;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
-	static const int sigs[] = { SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGTRAP };
+	static const int sigs[] = { SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGTRAP, SIGSYS };
 	for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
 		if (sigaction(sigs[k], &sa, NULL))
 			die("native: sigaction");
