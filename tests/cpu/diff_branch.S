@@ -232,3 +232,38 @@ SNIPPET ret_noncanonical, F_ALL
 	push rax
 	ret /* #GP(0) at the RET: RSP still points at the bad address */
 END_SNIPPET ret_noncanonical
+
+SNIPPET ret_imm_large, F_ALL
+	mov rsi, rsp
+	call 1f
+	jmp 2f
+1:	ret 0x208
+2:	sub rsi, rsp
+END_SNIPPET ret_imm_large
+
+/* CALL [EBX] with a 32-bit address size, and the CALL/POP idiom for reading RIP. */
+SNIPPET call_addr32_pop_rip, F_ALL
+	mov ebx, DT_DATA + 0x40
+	lea rax, [rip + 1f]
+	mov [rbx], rax
+	addr32 call qword ptr [ebx]
+	jmp 2f
+1:	pop rcx
+	lea rdx, [rip + 1b]
+	sub rcx, rdx
+	jmp qword ptr [rsp - 8]
+2:
+END_SNIPPET call_addr32_pop_rip
+
+SNIPPET loop_addr32_cc, F_ALL
+	mov rsi, DT_DATA + 0x500
+	mov rcx, 0x5555555500000020
+1:	test byte ptr [rsi], 1
+	lea rsi, [rsi + 1]
+	addr32 loopne 1b
+	mov r8, rcx
+	mov rcx, 0xaaaaaaaa00000020
+2:	test byte ptr [rsi], 1
+	lea rsi, [rsi + 1]
+	addr32 loope 2b
+END_SNIPPET loop_addr32_cc

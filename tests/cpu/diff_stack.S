@@ -217,3 +217,13 @@ SNIPPET enter_alloc_ok, F_ALL
 	enter 0x2000, 1
 	mov rax, [rsp]
 END_SNIPPET enter_alloc_ok
+
+/* POP [RSP-8] stores to the old top of stack (the address uses the incremented RSP). */
+SNIPPET pop_mem_rsp_minus, F_ALL
+	push rax
+	pop qword ptr [rsp - 8]
+	mov rbx, [rsp - 8]
+	push cx
+	pop word ptr [rsp - 2]
+	mov dx, [rsp - 2]
+END_SNIPPET pop_mem_rsp_minus
