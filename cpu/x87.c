@@ -134,6 +134,12 @@ static bool stack_fault(struct cpu *c, bool overflow)
 	return c->s.fx.fcw & X87_IE;
 }
 
+/* What the arithmetic layer needs to know: FCW and the condition codes in FSW. */
+static inline uint32_t ctl(const struct cpu *c)
+{
+	return X87A_CTL(c->s.fx.fcw, c->s.fx.fsw);
+}
+
 static inline void set_cc(struct cpu *c, unsigned mask, unsigned bits)
 {
 	c->s.fx.fsw = (uint16_t)((c->s.fx.fsw & ~mask) | (bits & mask));
@@ -202,7 +208,8 @@ static inline uint64_t enter(struct cpu *c, const struct insn *i)
 
 /* ---- loads ---- */
 
-/* Pushes v after the overflow check; st is the conversion's status (0 for exact loads). */
+/* Pushes v after the overflow check; st is the conversion's status (0 for exact loads). Only an
+ * unmasked IE (SNaN source) stops a load: a denormal source is loaded even with DE unmasked. */
 static void push_result(struct cpu *c, const x87_f80 *v, unsigned st)
 {
 	if (!st_empty(c, 7)) {
@@ -210,7 +217,7 @@ static void push_result(struct cpu *c, const x87_f80 *v, unsigned st)
 			st_push(c, &x87_indefinite);
 		return;
 	}
-	if (merge(c, st, X87_C1, STOP_REG))
+	if (merge(c, st, X87_CC, X87_IE))
 		return;
 	st_push(c, v);
 }
@@ -218,7 +225,6 @@ static void push_result(struct cpu *c, const x87_f80 *v, unsigned st)
 static void h_fld(struct cpu *c, const struct insn *i)
 {
 	uint64_t ea = enter(c, i);
-	uint16_t fcw = c->s.fx.fcw;
 	x87_f80 v = { 0, 0 };
 	unsigned st = 0;
 	if (!is_mem(i)) {
@@ -230,8 +236,8 @@ static void h_fld(struct cpu *c, const struct insn *i)
 		v = st_get(c, rm(i));
 	} else {
 		switch (i->opcode) {
-		case 0xd9: st = x87a_load_f32(fcw, &v, (uint32_t)mem_read(c, i->mem.seg, ea, 4)); break;
-		case 0xdd: st = x87a_load_f64(fcw, &v, mem_read(c, i->mem.seg, ea, 8)); break;
+		case 0xd9: st = x87a_load_f32(ctl(c), &v, (uint32_t)mem_read(c, i->mem.seg, ea, 4)); break;
+		case 0xdd: st = x87a_load_f64(ctl(c), &v, mem_read(c, i->mem.seg, ea, 8)); break;
 		default: mem_read_buf(c, i->mem.seg, ea, &v, 10); break; /* DB /5: m80, exact */
 		}
 	}
@@ -249,7 +255,7 @@ static void h_fild(struct cpu *c, const struct insn *i)
 	else
 		n = (int16_t)mem_read(c, i->mem.seg, ea, 2);
 	x87_f80 v;
-	unsigned st = x87a_load_int(c->s.fx.fcw, &v, n);
+	unsigned st = x87a_load_int(ctl(c), &v, n);
 	push_result(c, &v, st);
 }
 
@@ -259,7 +265,7 @@ static void h_fbld(struct cpu *c, const struct insn *i)
 	uint8_t bcd[10];
 	mem_read_buf(c, i->mem.seg, ea, bcd, 10);
 	x87_f80 v;
-	unsigned st = x87a_load_bcd(c->s.fx.fcw, &v, bcd);
+	unsigned st = x87a_load_bcd(ctl(c), &v, bcd);
 	push_result(c, &v, st);
 }
 
@@ -267,7 +273,7 @@ static void h_fldconst(struct cpu *c, const struct insn *i)
 {
 	enter(c, i);
 	x87_f80 v;
-	unsigned st = x87a_load_const(c->s.fx.fcw, &v, modrm(i) & 7);
+	unsigned st = x87a_load_const(ctl(c), &v, modrm(i) & 7);
 	push_result(c, &v, st);
 }
 
@@ -307,13 +313,13 @@ static void store_mem(struct cpu *c, const struct insn *i, uint64_t ea, enum sto
 	switch (k) {
 	case SK_F32: {
 		uint32_t r;
-		st = x87a_store_f32(fcw, &r, &v);
+		st = x87a_store_f32(ctl(c), &r, &v);
 		memcpy(out, &r, 4);
 		break;
 	}
 	case SK_F64: {
 		uint64_t r;
-		st = x87a_store_f64(fcw, &r, &v);
+		st = x87a_store_f64(ctl(c), &r, &v);
 		memcpy(out, &r, 8);
 		break;
 	}
@@ -322,15 +328,15 @@ static void store_mem(struct cpu *c, const struct insn *i, uint64_t ea, enum sto
 	case SK_I32:
 	case SK_I64: {
 		uint64_t r;
-		st = x87a_store_int(fcw, &r, &v, size[k], trunc);
+		st = x87a_store_int(ctl(c), &r, &v, size[k], trunc);
 		memcpy(out, &r, 8);
 		break;
 	}
-	case SK_BCD: st = x87a_store_bcd(fcw, out, &v); break;
+	case SK_BCD: st = x87a_store_bcd(ctl(c), out, &v); break;
 	}
 	if (!(st & ~fcw & STOP_MEM))
 		mem_write_buf(c, i->mem.seg, ea, out, size[k]);
-	if (merge(c, st, X87_C1, STOP_MEM))
+	if (merge(c, st, X87_CC, STOP_MEM))
 		return;
 	if (pop)
 		st_pop(c);
@@ -427,8 +433,8 @@ static void h_arith(struct cpu *c, const struct insn *i)
 			sv = st_get(c, s);
 			src = &sv;
 		}
-		unsigned st = x87a_arith(op, c->s.fx.fcw, &r, &dv, src, kind);
-		if (merge(c, st, X87_C1, STOP_REG))
+		unsigned st = x87a_arith(op, ctl(c), &r, &dv, src, kind);
+		if (merge(c, st, X87_CC, STOP_REG))
 			return;
 		st_set(c, d, &r);
 	}
@@ -469,9 +475,9 @@ static void h_fcom(struct cpu *c, const struct insn *i)
 			pops = i->opcode == 0xde ? 1 : regf(i) & 1; /* D8/DC D0 D8, DE D0 */
 	}
 	if (st_empty(c, 0) || (kind == X87A_SRC_F80 && st_empty(c, s))) {
+		set_cc(c, CC_UNORDERED, CC_UNORDERED);
 		if (!stack_fault(c, false))
 			return;
-		set_cc(c, CC_UNORDERED, CC_UNORDERED);
 	} else {
 		x87_f80 a = st_get(c, 0), b;
 		const void *src = mem;
@@ -479,7 +485,7 @@ static void h_fcom(struct cpu *c, const struct insn *i)
 			b = st_get(c, s);
 			src = &b;
 		}
-		unsigned st = x87a_compare(c->s.fx.fcw, &a, src, kind, unordered);
+		unsigned st = x87a_compare(ctl(c), &a, src, kind, unordered);
 		if (merge(c, st, X87_CC, STOP_REG))
 			return;
 	}
@@ -494,17 +500,18 @@ static void h_fcomi(struct cpu *c, const struct insn *i)
 	bool pop = i->opcode == 0xdf;
 	bool unordered = regf(i) == 5;
 	unsigned s = rm(i);
+	/* The flags are written even when an unmasked exception keeps the pop from happening. */
 	if (st_empty(c, 0) || st_empty(c, s)) {
+		flags_set_arith(c, F_ZF | F_PF | F_CF);
 		if (!stack_fault(c, false))
 			return;
-		flags_set_arith(c, F_ZF | F_PF | F_CF);
 	} else {
 		x87_f80 a = st_get(c, 0), b = st_get(c, s);
 		uint32_t zpc;
-		unsigned st = x87a_comi(c->s.fx.fcw, &a, &b, unordered, &zpc);
-		if (merge(c, st, X87_C1, STOP_REG))
-			return;
+		unsigned st = x87a_comi(ctl(c), &a, &b, unordered, &zpc);
 		flags_set_arith(c, zpc);
+		if (merge(c, st, X87_CC, STOP_REG))
+			return;
 	}
 	if (pop)
 		st_pop(c);
@@ -514,12 +521,12 @@ static void h_ftst(struct cpu *c, const struct insn *i)
 {
 	enter(c, i);
 	if (st_empty(c, 0)) {
-		if (stack_fault(c, false))
-			set_cc(c, CC_UNORDERED, CC_UNORDERED);
+		set_cc(c, CC_UNORDERED, CC_UNORDERED);
+		stack_fault(c, false);
 		return;
 	}
 	x87_f80 a = st_get(c, 0);
-	merge(c, x87a_tst(c->s.fx.fcw, &a), X87_CC, STOP_REG);
+	merge(c, x87a_tst(ctl(c), &a), X87_CC, STOP_REG);
 }
 
 static void h_fxam(struct cpu *c, const struct insn *i)
@@ -545,9 +552,8 @@ static void h_unary(struct cpu *c, const struct insn *i)
 		return;
 	}
 	x87_f80 a = st_get(c, 0), r;
-	unsigned st = x87a_unary(m, c->s.fx.fcw, &r, &a);
-	unsigned cc = X87_C1 | (m == 0xfe || m == 0xff ? X87_C2 : 0);
-	if (merge(c, st, cc, STOP_REG))
+	unsigned st = x87a_unary(m, ctl(c), &r, &a);
+	if (merge(c, st, X87_CC, STOP_REG))
 		return;
 	st_set(c, 0, &r);
 }
@@ -567,9 +573,8 @@ static void h_binary(struct cpu *c, const struct insn *i)
 		return;
 	}
 	x87_f80 a = st_get(c, 0), b = st_get(c, 1), r0, r1;
-	unsigned st = x87a_binary(m, c->s.fx.fcw, &r0, &r1, &a, &b);
-	unsigned cc = (m == 0xf8 || m == 0xf5) ? X87_CC : X87_C1;
-	if (merge(c, st, cc, STOP_REG))
+	unsigned st = x87a_binary(m, ctl(c), &r0, &r1, &a, &b);
+	if (merge(c, st, X87_CC, STOP_REG))
 		return;
 	if (to_st1) {
 		st_set(c, 1, &r0);
@@ -592,9 +597,8 @@ static void h_push2(struct cpu *c, const struct insn *i)
 		return;
 	}
 	x87_f80 a = st_get(c, 0), r0, r1;
-	unsigned st = x87a_binary(m, c->s.fx.fcw, &r0, &r1, &a, &a);
-	unsigned cc = X87_C1 | (m != 0xf4 ? X87_C2 : 0);
-	if (merge(c, st, cc, STOP_REG))
+	unsigned st = x87a_binary(m, ctl(c), &r0, &r1, &a, &a);
+	if (merge(c, st, X87_CC, STOP_REG))
 		return;
 	if (m != 0xf4 && (st & X87_C2))
 		return; /* operand out of range: ST(0) unchanged, nothing pushed */
@@ -649,7 +653,7 @@ static void h_ffree(struct cpu *c, const struct insn *i)
 	enter(c, i);
 	c->s.fx.ftw &= (uint8_t)~(1u << phys(c, rm(i)));
 	if (i->opcode == 0xdf) /* FFREEP */
-		st_rotate_pop(c);
+		st_pop(c);
 }
 
 static void h_fincdecstp(struct cpu *c, const struct insn *i)
@@ -765,8 +769,11 @@ static unsigned env_store(struct cpu *c, const struct insn *i, uint8_t *img)
 	uint32_t ip = (uint32_t)fx->fip, dp = (uint32_t)fx->fdp;
 	uint16_t cs = (uint16_t)(fx->fip >> 32), ds = (uint16_t)(fx->fdp >> 32);
 	uint16_t tw = full_tags(c), op = fx->fop & 0x7ff;
-	if (c->mode == CPU_MODE_LONG64)
-		cs = ds = 0;
+	if (c->mode == CPU_MODE_LONG64) {
+		/* fip/fdp hold 64-bit offsets here, no selectors: report the current CS and DS. */
+		cs = c->s.seg[S_CS].sel;
+		ds = c->s.seg[S_DS].sel;
+	}
 	if (i->osize == 2) {
 		uint16_t w[7] = { fx->fcw, fx->fsw, tw, 0, 0, 0, 0 };
 		if (real_layout(c)) {

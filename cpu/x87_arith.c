@@ -6,9 +6,11 @@
  * and transcendental approximations - is to let the host execute the same instruction. Each
  * operation is one inline-assembly sequence:
  *
- *   save the host control word; clear the host's exception flags; load the guest control word
- *   (exceptions masked or not as the guest has them); load the operands onto the host stack
- *   (which the ABI guarantees empty: this file uses no long double); run the instruction; read
+ *   save the host control word; load an environment (FLDENV) with the guest control word
+ *   (exceptions masked or not as the guest has them), the guest's condition codes (so the ones an
+ *   instruction leaves alone come out unchanged), no exception flags and an empty stack (which the
+ *   ABI guarantees anyway: this file uses no long double); load the operands onto the host stack
+ *   run the instruction; read
  *   the status word; clear the flags so no waiting instruction traps; store what is left on the
  *   stack with all exceptions masked (storing an empty register just stores a NaN and pops,
  *   which leaves every register empty again); restore the host control word.
@@ -35,13 +37,16 @@ struct host_io {
 	uint16_t save;   /* 92: host control word */
 	uint16_t std;    /* 94: all exceptions masked */
 	uint8_t zf, pf, cf; /* 96.. */
+	uint8_t pad[5];
+	uint32_t env[7];    /* 104: FLDENV image: guest FCW, condition codes, all tags empty */
 } __attribute__((aligned(16)));
 
 _Static_assert(offsetof(struct host_io, b) == 16 && offsetof(struct host_io, r0) == 32 &&
 	       offsetof(struct host_io, r1) == 48 && offsetof(struct host_io, m) == 64 &&
 	       offsetof(struct host_io, bcd) == 72 && offsetof(struct host_io, cw) == 88 &&
 	       offsetof(struct host_io, sw) == 90 && offsetof(struct host_io, save) == 92 &&
-	       offsetof(struct host_io, std) == 94 && offsetof(struct host_io, zf) == 96,
+	       offsetof(struct host_io, std) == 94 && offsetof(struct host_io, zf) == 96 &&
+	       offsetof(struct host_io, env) == 104,
 	       "host_io layout used by the assembly");
 
 #define A "0(%0)"
@@ -57,8 +62,7 @@ _Static_assert(offsetof(struct host_io, b) == 16 && offsetof(struct host_io, r0)
 
 #define HOST(io, body, stores)                                                                     \
 	__asm__ volatile("fnstcw 92(%0)\n\t"                                                       \
-			 "fnclex\n\t"                                                              \
-			 "fldcw 88(%0)\n\t" body "\n\t"                                           \
+			 "fldenv 104(%0)\n\t" body "\n\t"                                         \
 			 "fnstsw 90(%0)\n\t"                                                       \
 			 "fnclex\n\t"                                                              \
 			 "fldcw 94(%0)\n\t" stores "fnclex\n\t"                                   \
@@ -68,11 +72,15 @@ _Static_assert(offsetof(struct host_io, b) == 16 && offsetof(struct host_io, r0)
 			 : "memory", "cc", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)",    \
 			   "st(6)", "st(7)")
 
-static inline void io_init(struct host_io *io, uint16_t fcw)
+static inline void io_init(struct host_io *io, uint32_t ctl)
 {
-	io->cw = fcw | 0x40; /* bit 6 reads as 1 and is ignored */
+	io->cw = (uint16_t)ctl;
 	io->std = 0x037f;
 	io->sw = 0;
+	memset(io->env, 0, sizeof(io->env));
+	io->env[0] = 0xffff0000u | (uint16_t)ctl;
+	io->env[1] = 0xffff0000u | ((ctl >> 16) & X87_CC); /* TOP 0, no exception flags */
+	io->env[2] = 0xffffffffu;                            /* every register empty */
 }
 
 /* Keeps what x87.c consumes: exception flags and condition codes. */
@@ -94,11 +102,11 @@ static void load_src(struct host_io *io, const void *src, enum x87a_src kind)
 
 /* Arithmetic: one case per (operand kind, operation); the register form runs D8 /op ST(0), ST(1)
  * with the destination in host ST(0), so both operands keep their roles. */
-unsigned x87a_arith(unsigned op, uint16_t fcw, x87_f80 *res, const x87_f80 *dst, const void *src,
+unsigned x87a_arith(unsigned op, uint32_t ctl, x87_f80 *res, const x87_f80 *dst, const void *src,
 		    enum x87a_src kind)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(&io.a, dst, 10);
 	load_src(&io, src, kind);
 	switch (kind) {
@@ -157,10 +165,10 @@ unsigned x87a_arith(unsigned op, uint16_t fcw, x87_f80 *res, const x87_f80 *dst,
 	return status(&io);
 }
 
-unsigned x87a_compare(uint16_t fcw, const x87_f80 *a, const void *src, enum x87a_src kind, int unordered)
+unsigned x87a_compare(uint32_t ctl, const x87_f80 *a, const void *src, enum x87a_src kind, int unordered)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(&io.a, a, 10);
 	load_src(&io, src, kind);
 	switch (kind) {
@@ -178,10 +186,10 @@ unsigned x87a_compare(uint16_t fcw, const x87_f80 *a, const void *src, enum x87a
 	return status(&io);
 }
 
-unsigned x87a_comi(uint16_t fcw, const x87_f80 *a, const x87_f80 *b, int unordered, uint32_t *zpc)
+unsigned x87a_comi(uint32_t ctl, const x87_f80 *a, const x87_f80 *b, int unordered, uint32_t *zpc)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(&io.a, a, 10);
 	memcpy(&io.b, b, 10);
 	io.zf = io.pf = io.cf = 0;
@@ -193,10 +201,10 @@ unsigned x87a_comi(uint16_t fcw, const x87_f80 *a, const x87_f80 *b, int unorder
 	return status(&io);
 }
 
-unsigned x87a_tst(uint16_t fcw, const x87_f80 *a)
+unsigned x87a_tst(uint32_t ctl, const x87_f80 *a)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(&io.a, a, 10);
 	HOST(&io, LDA "ftst", STORE1);
 	return status(&io);
@@ -211,50 +219,50 @@ unsigned x87a_xam(const x87_f80 *a)
 	return status(&io);
 }
 
-unsigned x87a_load_f32(uint16_t fcw, x87_f80 *res, uint32_t v)
+unsigned x87a_load_f32(uint32_t ctl, x87_f80 *res, uint32_t v)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	io.m = v;
 	HOST(&io, "flds " M, STORE1);
 	*res = io.r0;
 	return status(&io);
 }
 
-unsigned x87a_load_f64(uint16_t fcw, x87_f80 *res, uint64_t v)
+unsigned x87a_load_f64(uint32_t ctl, x87_f80 *res, uint64_t v)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	io.m = v;
 	HOST(&io, "fldl " M, STORE1);
 	*res = io.r0;
 	return status(&io);
 }
 
-unsigned x87a_load_int(uint16_t fcw, x87_f80 *res, int64_t v)
+unsigned x87a_load_int(uint32_t ctl, x87_f80 *res, int64_t v)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	io.m = (uint64_t)v;
 	HOST(&io, "fildll " M, STORE1);
 	*res = io.r0;
 	return status(&io);
 }
 
-unsigned x87a_load_bcd(uint16_t fcw, x87_f80 *res, const uint8_t bcd[10])
+unsigned x87a_load_bcd(uint32_t ctl, x87_f80 *res, const uint8_t bcd[10])
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(io.bcd, bcd, 10);
 	HOST(&io, "fbld " BCD, STORE1);
 	*res = io.r0;
 	return status(&io);
 }
 
-unsigned x87a_load_const(uint16_t fcw, x87_f80 *res, unsigned which)
+unsigned x87a_load_const(uint32_t ctl, x87_f80 *res, unsigned which)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	switch (which & 7) {
 	case 0: HOST(&io, "fld1", STORE1); break;
 	case 1: HOST(&io, "fldl2t", STORE1); break;
@@ -268,10 +276,10 @@ unsigned x87a_load_const(uint16_t fcw, x87_f80 *res, unsigned which)
 	return status(&io);
 }
 
-unsigned x87a_store_f32(uint16_t fcw, uint32_t *out, const x87_f80 *a)
+unsigned x87a_store_f32(uint32_t ctl, uint32_t *out, const x87_f80 *a)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(&io.a, a, 10);
 	io.m = 0;
 	HOST(&io, LDA "fstps " M, STORE1);
@@ -279,10 +287,10 @@ unsigned x87a_store_f32(uint16_t fcw, uint32_t *out, const x87_f80 *a)
 	return status(&io);
 }
 
-unsigned x87a_store_f64(uint16_t fcw, uint64_t *out, const x87_f80 *a)
+unsigned x87a_store_f64(uint32_t ctl, uint64_t *out, const x87_f80 *a)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(&io.a, a, 10);
 	io.m = 0;
 	HOST(&io, LDA "fstpl " M, STORE1);
@@ -290,10 +298,10 @@ unsigned x87a_store_f64(uint16_t fcw, uint64_t *out, const x87_f80 *a)
 	return status(&io);
 }
 
-unsigned x87a_store_int(uint16_t fcw, uint64_t *out, const x87_f80 *a, unsigned size, int trunc)
+unsigned x87a_store_int(uint32_t ctl, uint64_t *out, const x87_f80 *a, unsigned size, int trunc)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(&io.a, a, 10);
 	io.m = 0;
 	switch (size) {
@@ -320,10 +328,10 @@ unsigned x87a_store_int(uint16_t fcw, uint64_t *out, const x87_f80 *a, unsigned 
 	return status(&io);
 }
 
-unsigned x87a_store_bcd(uint16_t fcw, uint8_t out[10], const x87_f80 *a)
+unsigned x87a_store_bcd(uint32_t ctl, uint8_t out[10], const x87_f80 *a)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(&io.a, a, 10);
 	memset(io.bcd, 0, sizeof(io.bcd));
 	HOST(&io, LDA "fbstp " BCD, STORE1);
@@ -331,10 +339,10 @@ unsigned x87a_store_bcd(uint16_t fcw, uint8_t out[10], const x87_f80 *a)
 	return status(&io);
 }
 
-unsigned x87a_unary(unsigned op2, uint16_t fcw, x87_f80 *res, const x87_f80 *a)
+unsigned x87a_unary(unsigned op2, uint32_t ctl, x87_f80 *res, const x87_f80 *a)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(&io.a, a, 10);
 	switch (op2) {
 	case 0xe0: HOST(&io, LDA "fchs", STORE1); break;
@@ -349,10 +357,10 @@ unsigned x87a_unary(unsigned op2, uint16_t fcw, x87_f80 *res, const x87_f80 *a)
 	return status(&io);
 }
 
-unsigned x87a_binary(unsigned op2, uint16_t fcw, x87_f80 *r0, x87_f80 *r1, const x87_f80 *a, const x87_f80 *b)
+unsigned x87a_binary(unsigned op2, uint32_t ctl, x87_f80 *r0, x87_f80 *r1, const x87_f80 *a, const x87_f80 *b)
 {
 	struct host_io io;
-	io_init(&io, fcw);
+	io_init(&io, ctl);
 	memcpy(&io.a, a, 10);
 	memcpy(&io.b, b, 10);
 	switch (op2) {

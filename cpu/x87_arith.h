@@ -5,9 +5,10 @@
  * unit with the guest's control word, which gives bit-identical results, flags and condition
  * codes on x86 hosts; a soft-float backend can replace it behind this interface.
  *
- * Every operation returns status bits in FSW positions: the exception flags IE..PE (bits 0..5)
- * the operation raised and the condition codes C0..C3 it produced (C1 = rounded up, for
- * operations that round). Unmasked exceptions behave as on hardware: for IE, DE and ZE the
+ * Every operation takes ctl = the guest's FCW in bits 0..15 and FSW in bits 16..31 (only its
+ * condition codes matter) and returns status bits in FSW positions: the exception flags IE..PE
+ * (bits 0..5) the operation raised and all four condition codes after it: the ones it defines (C1 =
+ * rounded up, for operations that round) and, unchanged from ctl, the ones it leaves alone. Unmasked exceptions behave as on hardware: for IE, DE and ZE the
  * operation is not performed (the outputs are then meaningless); for OE and UE on a register
  * result the output carries the exponent wrapped by 24576 (SDM vol. 1 §8.5.4, §8.5.5).
  */
@@ -38,6 +39,8 @@ typedef struct {
 #define X87_CC (X87_C0 | X87_C1 | X87_C2 | X87_C3)
 #define X87_B 0x8000
 
+#define X87A_CTL(fcw, fsw) ((uint32_t)(fcw) | (uint32_t)(fsw) << 16)
+
 /* Kinds of the second operand of arithmetic and compares. */
 enum x87a_src {
 	X87A_SRC_F80, /* another register */
@@ -54,34 +57,34 @@ enum x87a_op {
 
 /* *res = dst OP src (SUBR: src - dst, DIVR: src / dst). src points to an x87_f80 or to the raw
  * little-endian memory operand of the given kind. */
-unsigned x87a_arith(unsigned op, uint16_t fcw, x87_f80 *res, const x87_f80 *dst, const void *src,
+unsigned x87a_arith(unsigned op, uint32_t ctl, x87_f80 *res, const x87_f80 *dst, const void *src,
 		    enum x87a_src kind);
 
 /* Compares a with src: C3, C2, C0 as FCOM sets them. unordered: FUCOM (IE only for SNaN). */
-unsigned x87a_compare(uint16_t fcw, const x87_f80 *a, const void *src, enum x87a_src kind, int unordered);
+unsigned x87a_compare(uint32_t ctl, const x87_f80 *a, const void *src, enum x87a_src kind, int unordered);
 /* FCOMI/FUCOMI: returns status; *zpc gets ZF, PF, CF in their RFLAGS positions. */
-unsigned x87a_comi(uint16_t fcw, const x87_f80 *a, const x87_f80 *b, int unordered, uint32_t *zpc);
-unsigned x87a_tst(uint16_t fcw, const x87_f80 *a);
+unsigned x87a_comi(uint32_t ctl, const x87_f80 *a, const x87_f80 *b, int unordered, uint32_t *zpc);
+unsigned x87a_tst(uint32_t ctl, const x87_f80 *a);
 /* FXAM of a non-empty register: C3, C2, C1, C0. */
 unsigned x87a_xam(const x87_f80 *a);
 
 /* Loads: FLD m32/m64, FILD m16/m32/m64, FBLD, the constants (FLD1 .. FLDZ by the low 3 bits of
  * their second opcode byte E8..EE). */
-unsigned x87a_load_f32(uint16_t fcw, x87_f80 *res, uint32_t v);
-unsigned x87a_load_f64(uint16_t fcw, x87_f80 *res, uint64_t v);
-unsigned x87a_load_int(uint16_t fcw, x87_f80 *res, int64_t v);
-unsigned x87a_load_bcd(uint16_t fcw, x87_f80 *res, const uint8_t bcd[10]);
-unsigned x87a_load_const(uint16_t fcw, x87_f80 *res, unsigned which);
+unsigned x87a_load_f32(uint32_t ctl, x87_f80 *res, uint32_t v);
+unsigned x87a_load_f64(uint32_t ctl, x87_f80 *res, uint64_t v);
+unsigned x87a_load_int(uint32_t ctl, x87_f80 *res, int64_t v);
+unsigned x87a_load_bcd(uint32_t ctl, x87_f80 *res, const uint8_t bcd[10]);
+unsigned x87a_load_const(uint32_t ctl, x87_f80 *res, unsigned which);
 
 /* Stores: FST m32/m64, FIST m16/m32/m64 (size in bytes; trunc: FISTTP), FBSTP. */
-unsigned x87a_store_f32(uint16_t fcw, uint32_t *out, const x87_f80 *a);
-unsigned x87a_store_f64(uint16_t fcw, uint64_t *out, const x87_f80 *a);
-unsigned x87a_store_int(uint16_t fcw, uint64_t *out, const x87_f80 *a, unsigned size, int trunc);
-unsigned x87a_store_bcd(uint16_t fcw, uint8_t out[10], const x87_f80 *a);
+unsigned x87a_store_f32(uint32_t ctl, uint32_t *out, const x87_f80 *a);
+unsigned x87a_store_f64(uint32_t ctl, uint64_t *out, const x87_f80 *a);
+unsigned x87a_store_int(uint32_t ctl, uint64_t *out, const x87_f80 *a, unsigned size, int trunc);
+unsigned x87a_store_bcd(uint32_t ctl, uint8_t out[10], const x87_f80 *a);
 
 /* One-operand functions of ST(0), by the second opcode byte (D9 xx): FCHS E0, FABS E1,
  * F2XM1 F0, FSQRT FA, FRNDINT FC, FSIN FE, FCOS FF. */
-unsigned x87a_unary(unsigned op2, uint16_t fcw, x87_f80 *res, const x87_f80 *a);
+unsigned x87a_unary(unsigned op2, uint32_t ctl, x87_f80 *res, const x87_f80 *a);
 
 /*
  * Two-operand functions of ST(0) = a and ST(1) = b, by the second opcode byte (D9 xx):
@@ -91,6 +94,6 @@ unsigned x87a_unary(unsigned op2, uint16_t fcw, x87_f80 *res, const x87_f80 *a);
  *     (exponent, tangent, sine) and *r0 = the pushed new ST(0) (significand, 1.0, cosine).
  *     When C2 is set (FPTAN/FSINCOS out of range) nothing is pushed.
  */
-unsigned x87a_binary(unsigned op2, uint16_t fcw, x87_f80 *r0, x87_f80 *r1, const x87_f80 *a, const x87_f80 *b);
+unsigned x87a_binary(unsigned op2, uint32_t ctl, x87_f80 *r0, x87_f80 *r1, const x87_f80 *a, const x87_f80 *b);
 
 #endif
