@@ -19,13 +19,17 @@ TEST_MAIN := $(filter-out $(TEST_COMMON),$(TEST_SRC))
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/%.o) $(patsubst %.S,$(BUILD)/%.S.o,$(wildcard tests/cpu/native*.S))
 TEST_BIN := $(TEST_MAIN:%.c=$(BUILD)/%)
 
+CLI_SRC := $(wildcard cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+SOFTVM := softvm
+
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all check deps bench asan clean
-all: $(CPU_LIB) $(VM_LIB) $(TEST_BIN) $(BENCH_BIN)
+all: $(SOFTVM) $(CPU_LIB) $(VM_LIB) $(TEST_BIN) $(BENCH_BIN)
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/install-deps.sh
@@ -44,6 +48,9 @@ $(CPU_LIB): $(CPU_OBJ)
 $(VM_LIB): $(VM_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(SOFTVM): $(CLI_OBJ) $(VM_LIB) $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 # A test binary tests/cpu/X links tests/cpu/X.S too when it exists (differential-test snippets).
 .SECONDEXPANSION:

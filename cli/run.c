@@ -1,0 +1,217 @@
+/*
+ * `softvm run`: builds a pc_config from the options, boots the VM with the serial console on the
+ * terminal (raw mode; Ctrl-A x quits, Ctrl-A h lists the keys) or in a file, and exits with the
+ * guest's status (0 for a power-off).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "machine/pc.h"
+
+#define DEFAULT_APPEND "console=ttyS0 earlyprintk=ttyS0 panic=-1 quiet"
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: softvm run [options]\n\n"
+		"Boots a virtual machine. With no --kernel, boots the default guest built by\n"
+		"scripts/guest-image.sh (Debian's kernel and a busybox initramfs, in guest/).\n\n"
+		"options:\n"
+		"  -k, --kernel FILE      Linux bzImage to boot\n"
+		"  -i, --initrd FILE      initial ramdisk\n"
+		"  -a, --append TEXT      kernel command line (default: \"%s\")\n"
+		"  -m, --memory SIZE      guest RAM, e.g. 512M or 2G (default 512M)\n"
+		"      --console WHERE    serial console: stdio (default), file:PATH, or none\n"
+		"      --debug-exit       QEMU isa-debug-exit device: writing v to port 0xf4 exits\n"
+		"                         softvm with status (v << 1) | 1\n"
+		"      --no-host-unpack   let the kernel decompress itself instead of unpacking on the host\n"
+		"      --trace FILE       write a trace line per guest instruction (very slow)\n"
+		"  -h, --help             this help\n\n"
+		"On the terminal console, Ctrl-A x quits and Ctrl-A h lists the keys.\n",
+		DEFAULT_APPEND);
+}
+
+int parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	case 0: break;
+	default: return -1;
+	}
+	if (*end == 'i' || *end == 'B')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end || (shift && v > (ULLONG_MAX >> shift)))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+static struct termios saved_tio;
+static int tio_saved;
+
+static void restore_terminal(void)
+{
+	if (tio_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+}
+
+static void raw_terminal(void)
+{
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio) < 0)
+		return;
+	tio_saved = 1;
+	atexit(restore_terminal);
+	struct termios t = saved_tio;
+	cfmakeraw(&t);
+	t.c_oflag |= OPOST | ONLCR; /* keep our own messages readable */
+	tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
+/* The default guest lives in guest/ beside the source tree the binary was built in, or where
+ * SOFTVM_GUEST_DIR points. */
+static const char *default_guest_dir(void)
+{
+	const char *d = getenv("SOFTVM_GUEST_DIR");
+	return d && *d ? d : "guest";
+}
+
+int cli_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kernel", required_argument, 0, 'k' },
+		{ "initrd", required_argument, 0, 'i' },
+		{ "append", required_argument, 0, 'a' },
+		{ "memory", required_argument, 0, 'm' },
+		{ "console", required_argument, 0, 'c' },
+		{ "debug-exit", no_argument, 0, 'd' },
+		{ "no-host-unpack", no_argument, 0, 'u' },
+		{ "trace", required_argument, 0, 't' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	struct pc_config cfg = {
+		.ram_size = 512ull << 20,
+		.console_in = STDIN_FILENO,
+		.console_out = STDOUT_FILENO,
+		.console_escapes = true,
+	};
+	const char *console = "stdio", *trace = NULL;
+	static char kpath[PATH_MAX], ipath[PATH_MAX];
+	int ch;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+k:i:a:m:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k': cfg.kernel = optarg; break;
+		case 'i': cfg.initrd = optarg; break;
+		case 'a': cfg.append = optarg; break;
+		case 'm': {
+			unsigned long long v;
+			if (parse_size(optarg, &v) < 0 || v < (16ull << 20) || v > (1ull << 40)) {
+				fprintf(stderr, "softvm run: --memory %s: expected a size from 16M to 1T, like 512M or 2G\n", optarg);
+				return 2;
+			}
+			cfg.ram_size = v;
+			break;
+		}
+		case 'c': console = optarg; break;
+		case 'd': cfg.debug_exit = true; break;
+		case 'u': cfg.no_host_unpack = true; break;
+		case 't': trace = optarg; break;
+		case 'h': run_usage(stdout); return 0;
+		default:
+			if (optopt)
+				fprintf(stderr, "softvm run: option -%c needs a value or is unknown (try softvm run --help)\n", optopt);
+			else
+				fprintf(stderr, "softvm run: unknown option '%s' (try softvm run --help)\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "softvm run: unexpected argument '%s' (try softvm run --help)\n", argv[optind]);
+		return 2;
+	}
+	if (!cfg.kernel) {
+		const char *dir = default_guest_dir();
+		snprintf(kpath, sizeof(kpath), "%s/vmlinuz", dir);
+		snprintf(ipath, sizeof(ipath), "%s/initrd.img", dir);
+		if (access(kpath, R_OK) != 0) {
+			fprintf(stderr, "softvm run: no default guest at %s (build it with scripts/guest-image.sh, or pass --kernel)\n",
+				kpath);
+			return 2;
+		}
+		cfg.kernel = kpath;
+		if (!cfg.initrd)
+			cfg.initrd = ipath;
+	}
+	if (!cfg.append)
+		cfg.append = DEFAULT_APPEND;
+	if (access(cfg.kernel, R_OK) != 0) {
+		fprintf(stderr, "softvm run: --kernel %s: %s\n", cfg.kernel, strerror(errno));
+		return 2;
+	}
+	if (cfg.initrd && access(cfg.initrd, R_OK) != 0) {
+		fprintf(stderr, "softvm run: --initrd %s: %s\n", cfg.initrd, strerror(errno));
+		return 2;
+	}
+
+	bool terminal = false;
+	if (!strcmp(console, "stdio")) {
+		terminal = isatty(STDIN_FILENO);
+	} else if (!strncmp(console, "file:", 5)) {
+		int fd = open(console + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			fprintf(stderr, "softvm run: --console %s: %s\n", console, strerror(errno));
+			return 2;
+		}
+		cfg.console_out = fd;
+		cfg.console_in = -1;
+	} else if (!strcmp(console, "none")) {
+		cfg.console_out = -1;
+		cfg.console_in = -1;
+	} else {
+		fprintf(stderr, "softvm run: --console %s: expected stdio, file:PATH or none\n", console);
+		return 2;
+	}
+	if (trace) {
+		cfg.trace = fopen(trace, "w");
+		if (!cfg.trace) {
+			fprintf(stderr, "softvm run: --trace %s: %s\n", trace, strerror(errno));
+			return 2;
+		}
+	}
+
+	char err[512];
+	struct pc *pc = pc_create(&cfg, err, sizeof(err));
+	if (!pc) {
+		fprintf(stderr, "softvm run: %s\n", err);
+		return 1;
+	}
+	if (terminal)
+		raw_terminal();
+	int status = pc_run(pc);
+	pc_destroy(pc);
+	if (cfg.trace)
+		fclose(cfg.trace);
+	return status;
+}

@@ -1,0 +1,358 @@
+/*
+ * The PC machine: builds guest RAM, the buses, the CPU and the devices from a pc_config, loads the
+ * kernel, and runs the vCPU loop.
+ *
+ * Threading: one thread runs the CPU and every device (no locks on the device paths). The loop
+ * runs the CPU in slices, fires expired device timers and polls the console between slices; when
+ * the guest halts it sleeps in poll() until the next timer deadline or console input, so an idle
+ * guest costs close to no host CPU.
+ *
+ * Memory map (below 4 GiB): RAM from 0 to min(RAM, 3 GiB) with the legacy holes described in the
+ * e820 map (640 KiB-1 MiB reserved for VGA and BIOS areas), the PCI hole from 3 GiB, local APIC at
+ * 0xfee00000, IOAPIC at 0xfec00000; RAM above 3 GiB continues at 4 GiB.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "boot/linux.h"
+#include "cpu/cpu.h"
+#include "dev/pic.h"
+#include "dev/pit.h"
+#include "dev/uart.h"
+#include "machine/iobus.h"
+#include "machine/pc.h"
+#include "machine/ram.h"
+#include "machine/timer.h"
+
+#define SLICE_INSNS 200000
+#define CONSOLE_POLL_NS 2000000 /* console input latency while the guest is busy */
+
+struct pc {
+	struct pc_config cfg;
+	struct guest_ram ram;
+	struct iobus pio, mmio;
+	struct timer_list timers;
+	struct cpu *cpu;
+	struct pic pic;
+	struct pit pit;
+	struct uart com1;
+
+	struct e820_entry e820[E820_MAX];
+	unsigned e820_count;
+
+	volatile int exit_requested;
+	int exit_status;
+	bool reset_requested;
+	bool escape; /* Ctrl-A seen on the console */
+	uint64_t last_console_poll;
+};
+
+/* ---- CPU bus ---- */
+
+static uint8_t *bus_ram_ptr(void *opaque, uint64_t gpa, bool write)
+{
+	struct pc *pc = opaque;
+	return ram_range(&pc->ram, gpa & ~0xfffull, 0x1000);
+}
+
+static uint64_t bus_mmio_read(void *opaque, uint64_t gpa, unsigned size)
+{
+	struct pc *pc = opaque;
+	return iobus_read(&pc->mmio, gpa, size);
+}
+
+static void bus_mmio_write(void *opaque, uint64_t gpa, unsigned size, uint64_t val)
+{
+	struct pc *pc = opaque;
+	iobus_write(&pc->mmio, gpa, size, val);
+}
+
+static uint32_t bus_io_in(void *opaque, uint16_t port, unsigned size)
+{
+	struct pc *pc = opaque;
+	return (uint32_t)iobus_read(&pc->pio, port, size);
+}
+
+static void bus_io_out(void *opaque, uint16_t port, unsigned size, uint32_t val)
+{
+	struct pc *pc = opaque;
+	iobus_write(&pc->pio, port, size, val);
+}
+
+static int bus_intr_ack(void *opaque)
+{
+	struct pc *pc = opaque;
+	if (!pic_has_intr(&pc->pic))
+		return -1;
+	return pic_ack(&pc->pic);
+}
+
+/* ---- interrupt wiring ---- */
+
+static void pic_intr_changed(void *opaque, bool level)
+{
+	struct pc *pc = opaque;
+	if (pc->cpu)
+		cpu_set_intr(pc->cpu, level);
+}
+
+/* ISA interrupt line -> PIC (the IOAPIC joins here when present). */
+static void isa_set_irq(void *ctx, unsigned line, int level)
+{
+	struct pc *pc = ctx;
+	pic_set_irq(&pc->pic, line, level);
+}
+
+static struct irq isa_irq(struct pc *pc, unsigned line)
+{
+	return (struct irq){ isa_set_irq, pc, line };
+}
+
+/* ---- small devices ---- */
+
+/* isa-debug-exit (QEMU compatible): writing v ends softvm with status (v << 1) | 1. */
+static void debug_exit_write(void *dev, uint64_t off, unsigned size, uint64_t val)
+{
+	struct pc *pc = dev;
+	pc_request_exit(pc, (int)(((val & 0x7f) << 1) | 1));
+}
+
+static const struct io_ops debug_exit_ops = { NULL, debug_exit_write };
+
+/* ---- console ---- */
+
+static void console_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct pc *pc = opaque;
+	if (pc->cfg.console_out < 0)
+		return;
+	while (len) {
+		ssize_t n = write(pc->cfg.console_out, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void console_msg(struct pc *pc, const char *msg)
+{
+	if (pc->cfg.console_out >= 0 && write(pc->cfg.console_out, msg, strlen(msg)) < 0) {
+		/* nothing useful to do if the terminal is gone */
+	}
+}
+
+/* Reads what the console has for the guest (as much as the UART FIFO takes). */
+static void console_poll(struct pc *pc)
+{
+	int fd = pc->cfg.console_in;
+	if (fd < 0)
+		return;
+	size_t room = uart_rx_room(&pc->com1);
+	if (!room)
+		return;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLIN | POLLHUP)))
+		return;
+	uint8_t buf[UART_FIFO_SIZE], out[UART_FIFO_SIZE];
+	ssize_t n = read(fd, buf, room);
+	if (n <= 0) {
+		pc->cfg.console_in = -1; /* EOF: stop polling */
+		return;
+	}
+	size_t m = 0;
+	for (ssize_t k = 0; k < n; k++) {
+		uint8_t ch = buf[k];
+		if (pc->cfg.console_escapes && pc->escape) {
+			pc->escape = false;
+			if (ch == 'x') {
+				console_msg(pc, "\r\nsoftvm: terminated by Ctrl-A x\r\n");
+				pc_request_exit(pc, 0);
+				return;
+			}
+			if (ch == 'h') {
+				console_msg(pc, "\r\nCtrl-A h  print this help\r\nCtrl-A x  exit softvm\r\n"
+						"Ctrl-A a  send Ctrl-A to the guest\r\n");
+				continue;
+			}
+			if (ch != 'a' && ch != 1)
+				continue;
+			ch = 1;
+		} else if (pc->cfg.console_escapes && ch == 1) {
+			pc->escape = true;
+			continue;
+		}
+		out[m++] = ch;
+	}
+	uart_receive(&pc->com1, out, m);
+}
+
+/* ---- build ---- */
+
+static void build_e820(struct pc *pc)
+{
+	struct e820_entry *e = pc->e820;
+	unsigned n = 0;
+	e[n++] = (struct e820_entry){ 0, 0x9fc00, E820_RAM };
+	e[n++] = (struct e820_entry){ 0x9fc00, 0x400, E820_RESERVED };
+	e[n++] = (struct e820_entry){ 0xe0000, 0x20000, E820_RESERVED };
+	e[n++] = (struct e820_entry){ 0x100000, pc->ram.low_size - 0x100000, E820_RAM };
+	if (pc->ram.size > pc->ram.low_size)
+		e[n++] = (struct e820_entry){ RAM_HIGH_START, pc->ram.size - pc->ram.low_size, E820_RAM };
+	pc->e820_count = n;
+}
+
+static int load_kernel(struct pc *pc, char *err, size_t errlen)
+{
+	struct cpu_state s;
+	cpu_reset(pc->cpu);
+	cpu_get_state(pc->cpu, &s);
+	struct linux_boot b = {
+		.kernel_path = pc->cfg.kernel,
+		.initrd_path = pc->cfg.initrd,
+		.cmdline = pc->cfg.append,
+		.e820 = pc->e820,
+		.e820_count = pc->e820_count,
+		.host_unpack = !pc->cfg.no_host_unpack,
+	};
+	if (linux_load(&pc->ram, &b, &s, err, errlen) < 0)
+		return -1;
+	cpu_set_state(pc->cpu, &s);
+	return 0;
+}
+
+struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
+{
+	struct pc *pc = calloc(1, sizeof(*pc));
+	if (!pc) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pc->cfg = *cfg;
+	int r = ram_init(&pc->ram, cfg->ram_size);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot reserve %llu MiB of guest RAM: %s", (unsigned long long)(cfg->ram_size >> 20),
+			 strerror(-r));
+		free(pc);
+		return NULL;
+	}
+	build_e820(pc);
+
+	struct cpu_bus bus = {
+		.opaque = pc,
+		.ram_ptr = bus_ram_ptr,
+		.mmio_read = bus_mmio_read,
+		.mmio_write = bus_mmio_write,
+		.io_in = bus_io_in,
+		.io_out = bus_io_out,
+		.intr_ack = bus_intr_ack,
+	};
+	pc->cpu = cpu_create(&bus);
+	if (!pc->cpu) {
+		snprintf(err, errlen, "cannot create the CPU");
+		pc_destroy(pc);
+		return NULL;
+	}
+	cpu_set_trace(pc->cpu, cfg->trace);
+
+	struct uart_backend be = { console_tx, pc };
+	r = pic_init(&pc->pic, &pc->pio, pic_intr_changed, pc);
+	if (!r)
+		r = pit_init(&pc->pit, &pc->pio, &pc->timers, isa_irq(pc, 0), clock_ns);
+	if (!r)
+		r = uart_init(&pc->com1, &pc->pio, 0x3f8, isa_irq(pc, 4), &be);
+	if (!r && cfg->debug_exit)
+		r = iobus_register(&pc->pio, 0xf4, 1, &debug_exit_ops, pc, "debug-exit");
+	if (r) {
+		snprintf(err, errlen, "device setup failed: %s", strerror(-r));
+		pc_destroy(pc);
+		return NULL;
+	}
+	if (load_kernel(pc, err, errlen) < 0) {
+		pc_destroy(pc);
+		return NULL;
+	}
+	return pc;
+}
+
+void pc_destroy(struct pc *pc)
+{
+	if (!pc)
+		return;
+	cpu_destroy(pc->cpu);
+	ram_free(&pc->ram);
+	free(pc);
+}
+
+void pc_request_exit(struct pc *pc, int status)
+{
+	pc->exit_status = status;
+	pc->exit_requested = 1;
+	if (pc->cpu)
+		cpu_request_stop(pc->cpu);
+}
+
+static void pc_reset(struct pc *pc)
+{
+	char err[256];
+	console_msg(pc, "\r\nsoftvm: guest reset\r\n");
+	memset(pc->ram.host, 0, pc->ram.low_size < (64u << 20) ? pc->ram.low_size : (64u << 20));
+	pic_reset(&pc->pic);
+	pit_reset(&pc->pit);
+	uart_reset(&pc->com1);
+	if (load_kernel(pc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "softvm: reset failed: %s\n", err);
+		pc_request_exit(pc, 1);
+	}
+}
+
+/* Sleeps until the next timer deadline or console input. */
+static void wait_for_event(struct pc *pc)
+{
+	uint64_t now = clock_ns(), next = timers_next(&pc->timers);
+	int timeout_ms = -1;
+	if (next != UINT64_MAX)
+		timeout_ms = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+	if (timeout_ms > 1000 || timeout_ms < 0)
+		timeout_ms = 1000; /* wake regularly: exit requests from other threads */
+	struct pollfd pfd = { .fd = pc->cfg.console_in, .events = POLLIN };
+	poll(&pfd, pc->cfg.console_in >= 0 ? 1 : 0, timeout_ms);
+}
+
+int pc_run(struct pc *pc)
+{
+	while (!pc->exit_requested) {
+		enum cpu_exit r = cpu_run(pc->cpu, SLICE_INSNS);
+		uint64_t now = clock_ns();
+		timers_run(&pc->timers, now);
+		if (now - pc->last_console_poll >= CONSOLE_POLL_NS || r == CPU_EXIT_HLT) {
+			pc->last_console_poll = now;
+			console_poll(pc);
+		}
+		switch (r) {
+		case CPU_EXIT_HLT:
+			if (cpu_halted(pc->cpu) && !pc->exit_requested) {
+				wait_for_event(pc);
+				timers_run(&pc->timers, clock_ns());
+				console_poll(pc);
+			}
+			break;
+		case CPU_EXIT_TRIPLE_FAULT:
+			console_msg(pc, "\r\nsoftvm: triple fault, resetting\r\n");
+			pc->reset_requested = true;
+			break;
+		default: break;
+		}
+		if (pc->reset_requested) {
+			pc->reset_requested = false;
+			pc_reset(pc);
+		}
+	}
+	return pc->exit_status;
+}

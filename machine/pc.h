@@ -1,0 +1,37 @@
+/*
+ * The PC: guest RAM, the port and MMIO buses, the CPU and the legacy devices wired together, and
+ * the vCPU loop that runs the CPU, fires device timers and sleeps when the guest halts.
+ */
+#ifndef SOFTVM_MACHINE_PC_H
+#define SOFTVM_MACHINE_PC_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The machine description: what the CLI (and later the API) fills and the builder consumes. */
+struct pc_config {
+	uint64_t ram_size;
+	const char *kernel;  /* bzImage or Multiboot kernel */
+	const char *initrd;  /* may be NULL */
+	const char *append;  /* kernel command line, may be NULL */
+	bool debug_exit;     /* isa-debug-exit at port 0xf4 */
+	bool no_host_unpack; /* boot the kernel's own decompressor */
+	int console_in;      /* fd the serial console reads (-1: none) */
+	int console_out;     /* fd the serial console writes (-1: discard) */
+	bool console_escapes; /* Ctrl-A x / Ctrl-A h on the input */
+	FILE *trace;         /* per-instruction trace, or NULL */
+};
+
+struct pc;
+
+/* Builds the machine and loads the kernel. Returns NULL with a one-line message in err. */
+struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen);
+/* Runs until the guest powers off, the debug-exit port is written, or the user quits.
+ * Returns the process exit status (0 for a guest power-off). */
+int pc_run(struct pc *pc);
+void pc_destroy(struct pc *pc);
+
+/* From any thread: makes pc_run() return with status. */
+void pc_request_exit(struct pc *pc, int status);
+#endif
