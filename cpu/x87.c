@@ -123,6 +123,8 @@ static bool merge(struct cpu *c, unsigned st, unsigned cc, unsigned stop)
 }
 
 #define STOP_REG (X87_IE | X87_DE | X87_ZE)
+/* The status of an exact move: C1 = 0, the other condition codes unchanged. */
+#define EXACT(c) ((c)->s.fx.fsw & (X87_C0 | X87_C2 | X87_C3))
 #define STOP_MEM (X87_IE | X87_DE | X87_ZE | X87_OE | X87_UE)
 
 /* Stack overflow / underflow (SDM vol. 1 §8.5.1.1). Returns true when IE is masked, i.e. the
@@ -234,11 +236,15 @@ static void h_fld(struct cpu *c, const struct insn *i)
 			return;
 		}
 		v = st_get(c, rm(i));
+		st = EXACT(c);
 	} else {
 		switch (i->opcode) {
 		case 0xd9: st = x87a_load_f32(ctl(c), &v, (uint32_t)mem_read(c, i->mem.seg, ea, 4)); break;
 		case 0xdd: st = x87a_load_f64(ctl(c), &v, mem_read(c, i->mem.seg, ea, 8)); break;
-		default: mem_read_buf(c, i->mem.seg, ea, &v, 10); break; /* DB /5: m80, exact */
+		default: /* DB /5: m80, exact */
+			mem_read_buf(c, i->mem.seg, ea, &v, 10);
+			st = EXACT(c);
+			break;
 		}
 	}
 	push_result(c, &v, st);
@@ -323,7 +329,10 @@ static void store_mem(struct cpu *c, const struct insn *i, uint64_t ea, enum sto
 		memcpy(out, &r, 8);
 		break;
 	}
-	case SK_F80: memcpy(out, &v, 10); break;
+	case SK_F80:
+		memcpy(out, &v, 10);
+		st = EXACT(c);
+		break;
 	case SK_I16:
 	case SK_I32:
 	case SK_I64: {
@@ -510,7 +519,7 @@ static void h_fcomi(struct cpu *c, const struct insn *i)
 		uint32_t zpc;
 		unsigned st = x87a_comi(ctl(c), &a, &b, unordered, &zpc);
 		flags_set_arith(c, zpc);
-		if (merge(c, st, X87_CC, STOP_REG))
+		if (merge(c, st, 0, STOP_REG)) /* condition codes unchanged, C1 too */
 			return;
 	}
 	if (pop)
@@ -565,6 +574,8 @@ static void h_binary(struct cpu *c, const struct insn *i)
 	unsigned m = modrm(i);
 	bool to_st1 = m == 0xf1 || m == 0xf3 || m == 0xf9;
 	if (st_empty(c, 0) || st_empty(c, 1)) {
+		if (m == 0xf8 || m == 0xf5)
+			set_cc(c, X87_C2, 0); /* FPREM: "complete", as the masked result is final */
 		if (!stack_fault(c, false))
 			return;
 		st_set(c, to_st1 ? 1 : 0, &x87_indefinite);
@@ -590,6 +601,8 @@ static void h_push2(struct cpu *c, const struct insn *i)
 	enter(c, i);
 	unsigned m = modrm(i);
 	if (st_empty(c, 0) || !st_empty(c, 7)) {
+		if (m != 0xf4)
+			set_cc(c, X87_C2, 0); /* FPTAN/FSINCOS: not "out of range" */
 		if (!stack_fault(c, !st_empty(c, 7)))
 			return;
 		st_set(c, 0, &x87_indefinite);
@@ -641,7 +654,6 @@ static void h_fcmov(struct cpu *c, const struct insn *i)
 			st_set(c, 0, &x87_indefinite);
 		return;
 	}
-	set_cc(c, X87_C1, 0);
 	if (take) {
 		x87_f80 v = st_get(c, s);
 		st_set(c, 0, &v);
@@ -652,6 +664,7 @@ static void h_ffree(struct cpu *c, const struct insn *i)
 {
 	enter(c, i);
 	c->s.fx.ftw &= (uint8_t)~(1u << phys(c, rm(i)));
+	set_cc(c, X87_C1, 0); /* the SDM says undefined; processors clear it */
 	if (i->opcode == 0xdf) /* FFREEP */
 		st_pop(c);
 }

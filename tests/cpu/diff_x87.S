@@ -9,7 +9,8 @@
  *
  * Every instruction runs with three control words (suffixes):
  *   _d  the FNINIT default (all masked, 64-bit precision, round to nearest);
- *   _r  random precision and rounding control, all exceptions masked;
+ *   _r  random precision and rounding control, all exceptions masked; TOP starts at 5 and the
+ *       condition codes are set (FXAM) before the instruction;
  *   _u  random precision, rounding and exception masks, then FWAIT: unmasked exceptions leave
  *       results unwritten and arrive as #MF at the FWAIT.
  */
@@ -158,7 +159,15 @@ SNIPPET \name, F_ALL
 	and ecx, 0x1fff
 	lea rsi, [rcx + DT_DATA]
 	fninit
+	.if \mode == 1
+	fdecstp      /* TOP != 0: physical and stack order differ */
+	fdecstp
+	fdecstp
+	.endif
 	\setup
+	.if \mode == 1
+	fxam         /* condition codes from the operand's class, to see which ones survive */
+	.endif
 	fnclex
 	CW \mode
 	popfq
