@@ -233,10 +233,15 @@ static void popa(struct cpu *c, const struct insn *i)
 	sp_set(c, sp);
 }
 
-static insn_fn legacy_only(struct insn *i, const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *zo)
+/* PUSHA/POPA are invalid in 64-bit mode (the decoder already rejects 60/61 there). */
+static insn_fn pusha_select(struct insn *i, const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *zo)
 {
-	return zi->machine_mode == ZYDIS_MACHINE_MODE_LONG_64 ? NULL : (i->mnem == ZYDIS_MNEMONIC_PUSHA ||
-		i->mnem == ZYDIS_MNEMONIC_PUSHAD ? pusha : popa);
+	return zi->machine_mode == ZYDIS_MACHINE_MODE_LONG_64 ? NULL : pusha;
+}
+
+static insn_fn popa_select(struct insn *i, const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *zo)
+{
+	return zi->machine_mode == ZYDIS_MACHINE_MODE_LONG_64 ? NULL : popa;
 }
 
 /* ---- ENTER / LEAVE (SDM vol. 2A, ENTER; AMD APM vol. 3, ENTER) ---- */
@@ -295,10 +300,10 @@ void stack_init(void)
 	insn_register(ZYDIS_MNEMONIC_POPF, popf, NULL, 0);
 	insn_register(ZYDIS_MNEMONIC_POPFD, popf, NULL, 0);
 	insn_register(ZYDIS_MNEMONIC_POPFQ, popf, NULL, 0);
-	insn_register(ZYDIS_MNEMONIC_PUSHA, pusha, legacy_only, 0);
-	insn_register(ZYDIS_MNEMONIC_PUSHAD, pusha, legacy_only, 0);
-	insn_register(ZYDIS_MNEMONIC_POPA, popa, legacy_only, 0);
-	insn_register(ZYDIS_MNEMONIC_POPAD, popa, legacy_only, 0);
+	insn_register(ZYDIS_MNEMONIC_PUSHA, pusha, pusha_select, 0);
+	insn_register(ZYDIS_MNEMONIC_PUSHAD, pusha, pusha_select, 0);
+	insn_register(ZYDIS_MNEMONIC_POPA, popa, popa_select, 0);
+	insn_register(ZYDIS_MNEMONIC_POPAD, popa, popa_select, 0);
 	insn_register(ZYDIS_MNEMONIC_ENTER, enter, NULL, 0);
 	insn_register(ZYDIS_MNEMONIC_LEAVE, leave, NULL, 0);
 }
