@@ -125,6 +125,7 @@ static void deliver_prot(struct cpu *c, int vec, bool has_err, uint32_t err, boo
 		stk_push(c, &st, gsize, err);
 
 	/* Commit. */
+	desc_mark_accessed(c, cs_la, &cs);
 	if (inner) {
 		desc_set_accessed(c, ss_la, ss_desc);
 		c->s.seg[S_SS] = nss;
@@ -193,6 +194,7 @@ static void deliver_long(struct cpu *c, int vec, bool has_err, uint32_t err, boo
 		stk_push(c, &st, 8, err);
 
 	/* Commit: a privilege change loads SS with the null selector at the new CPL. */
+	desc_mark_accessed(c, cs_la, &cs);
 	if (inner)
 		seg_set_null(c, S_SS, new_cpl);
 	c->s.gpr[R_RSP] = st.sp;

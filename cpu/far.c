@@ -198,15 +198,18 @@ static void call_gate_inner(struct cpu *c, const struct gate *g)
 	stk_push(c, &st, g->size, c->s.seg[S_CS].sel);
 	stk_push(c, &st, g->size, c->next_rip);
 
+	uint64_t cs = g->cs;
+	desc_mark_accessed(c, g->cs_la, &cs);
+	if (!cpu_long_mode(c))
+		desc_mark_accessed(c, ss_la, &ss_desc);
 	if (cpu_long_mode(c)) {
 		seg_set_null(c, S_SS, dpl);
 		c->s.gpr[R_RSP] = st.sp;
 	} else {
-		desc_set_accessed(c, ss_la, ss_desc);
 		c->s.seg[S_SS] = nss;
 		c->s.gpr[R_RSP] = stk_rsp(&st, old_rsp);
 	}
-	commit_cs(c, g->sel, g->cs, g->cs_la, dpl, g->off);
+	commit_cs(c, g->sel, cs, g->cs_la, dpl, g->off);
 }
 
 /* Pushes CS:xIP of the return address on the current stack (same privilege). */
@@ -238,6 +241,7 @@ void far_call(struct cpu *c, const struct insn *i)
 			cpu_gp(c, sel & 0xfffc);
 		check_code_direct(c, sel, d);
 		check_rip(c, d, off);
+		desc_mark_accessed(c, la, &d);
 		push_return(c, i->osize);
 		commit_cs(c, sel, d, la, c->cpl, off);
 		return;
@@ -250,6 +254,7 @@ void far_call(struct cpu *c, const struct insn *i)
 			call_gate_inner(c, &g);
 			return;
 		}
+		desc_mark_accessed(c, g.cs_la, &g.cs);
 		push_return(c, g.size);
 		commit_cs(c, g.sel, g.cs, g.cs_la, c->cpl, g.off);
 		return;
@@ -296,6 +301,7 @@ static void check_return_ss(struct cpu *c, uint16_t ss, unsigned rpl, uint64_t c
 		cpu_gp(c, err);
 	if (!desc_p(*d))
 		cpu_raise(c, EXC_SS, err);
+	desc_mark_accessed(c, *la, d);
 }
 
 /* New RSP after a return that loads SS: a 16-bit stack keeps the upper bits of RSP. */
@@ -314,8 +320,7 @@ static void commit_ss(struct cpu *c, uint16_t ss, uint64_t d, uint64_t la, bool 
 	if (ss_null) {
 		seg_set_null(c, S_SS, ss);
 	} else {
-		desc_set_accessed(c, la, d);
-		desc_to_seg(d | (1ull << 40), ss, &c->s.seg[S_SS]);
+		desc_to_seg(d, ss, &c->s.seg[S_SS]);
 	}
 	seg_cache_update(c, S_SS);
 }
@@ -341,6 +346,7 @@ void far_ret(struct cpu *c, const struct insn *i)
 	uint64_t la, d = check_return_cs(c, sel, &la);
 	unsigned rpl = sel & 3;
 	check_rip(c, d, rip);
+	desc_mark_accessed(c, la, &d);
 	if (rpl == c->cpl) {
 		st.sp = (st.sp + imm) & st.mask;
 		c->s.gpr[R_RSP] = stk_rsp(&st, c->s.gpr[R_RSP]);
@@ -459,6 +465,7 @@ static void h_iret(struct cpu *c, const struct insn *i)
 	uint64_t la, d = check_return_cs(c, sel, &la);
 	unsigned rpl = sel & 3;
 	check_rip(c, d, rip);
+	desc_mark_accessed(c, la, &d);
 	uint64_t flags = iret_flags(old, tmp, osz, c->cpl);
 	if (rpl == c->cpl && c->mode != CPU_MODE_LONG64) {
 		c->s.gpr[R_RSP] = stk_rsp(&st, c->s.gpr[R_RSP]);

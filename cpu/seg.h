@@ -67,6 +67,13 @@ bool desc_read_la(struct cpu *c, uint16_t sel, uint64_t *desc, uint64_t *la);
 bool desc_read16(struct cpu *c, uint16_t sel, uint64_t *lo, uint64_t *hi);
 /* Sets the accessed bit of the descriptor at la (no-op if already set). */
 void desc_set_accessed(struct cpu *c, uint64_t la, uint64_t desc);
+/* Sets the accessed bit and records it in *d: done before the first register is committed, so a
+ * fault on the descriptor-table write leaves the instruction restartable. */
+static inline void desc_mark_accessed(struct cpu *c, uint64_t la, uint64_t *d)
+{
+	desc_set_accessed(c, la, *d);
+	*d |= 1ull << 40;
+}
 /* Makes sreg a null (unusable) segment with selector sel. */
 void seg_set_null(struct cpu *c, unsigned sreg, uint16_t sel);
 /* Loads CS from a code descriptor as the new CS with RPL = cpl and sets its accessed bit.

@@ -235,6 +235,58 @@ static void test_long_mode(void)
 	CHECK(step_faults(c, 13, L_CODE32_3), "long-mode gate to a 32-bit code segment: #GP(sel)");
 }
 
+/* 16-bit gates, INTO, INT1 and INT3's gate DPL check. */
+static void test_soft_forms(void)
+{
+	static const uint8_t code[] = {
+		0xcd, 0x30, /* 7800: int 0x30 (16-bit interrupt gate) */
+		0xce,       /* 7802: into (OF clear: nothing) */
+		0xce,       /* 7803: into (OF set: #OF) */
+	};
+	static const uint8_t iret16[] = { 0x66, 0xcf }; /* 6000: iret (16-bit) */
+	prot32(c, &s, 0);
+	put_code(0x7800, code, sizeof(code));
+	put_code(0x6000, iret16, 2);
+	wr64(IDT + 0x30 * 8, mkgate(SEL_CODE0, 0x6000, 6, 0, 0));
+	wr64(IDT + 4 * 8, mkgate(SEL_CODE0, 0x6100, 15, 0, 0));
+	s.rip = 0x7800;
+	s.rflags = 0x202;
+	cpu_set_state(c, &s);
+	step(c, &s);
+	CHECK(s.rip == 0x6000 && s.gpr[R_RSP] == STACK0 - 6 && rd16(STACK0 - 6) == 0x7802 &&
+		      rd16(STACK0 - 4) == SEL_CODE0 && rd16(STACK0 - 2) == 0x202 && !(s.rflags & 0x200),
+	      "16-bit interrupt gate: 16-bit IP, CS, FLAGS pushed");
+	step(c, &s);
+	CHECK(s.rip == 0x7802 && s.gpr[R_RSP] == STACK0 && (s.rflags & 0x200), "16-bit iret returns");
+	step(c, &s);
+	CHECK(s.rip == 0x7803, "into with OF clear does nothing");
+	s.rflags |= 0x800;
+	cpu_set_state(c, &s);
+	step(c, &s);
+	CHECK(s.rip == 0x6100 && rd32(STACK0 - 12) == 0x7804, "into with OF set raises #OF after the instruction");
+
+	static const uint8_t user[] = {
+		0xcc, /* 10000: int3 (gate DPL 0 at CPL 3: #GP(3*8+2)) */
+		0xf1, /* 10001: int1 (no gate DPL check) */
+	};
+	prot32(c, &s, 3);
+	put_code(CODE, user, sizeof(user));
+	wr64(IDT + 3 * 8, mkgate(SEL_CODE0, 0x6100, 14, 0, 0));
+	wr64(IDT + 1 * 8, mkgate(SEL_CODE0, 0x6200, 14, 0, 0));
+	wr64(IDT + 13 * 8, mkgate(SEL_CODE0, 0x6000, 14, 0, 0));
+	cpu_set_state(c, &s);
+	step(c, &s);
+	CHECK(s.rip == 0x6000 && rd32(STACK0 - 24) == 3 * 8 + 2 && rd32(STACK0 - 20) == CODE,
+	      "int3 through a DPL 0 gate at CPL 3: #GP(0x1a) at the int3");
+	prot32(c, &s, 3);
+	put_code(CODE, user, sizeof(user));
+	wr64(IDT + 1 * 8, mkgate(SEL_CODE0, 0x6200, 14, 0, 0));
+	s.rip = CODE + 1;
+	cpu_set_state(c, &s);
+	step(c, &s);
+	CHECK(s.rip == 0x6200 && rd32(STACK0 - 20) == CODE + 2, "int1 delivers #DB past the instruction, no DPL check");
+}
+
 int main(void)
 {
 	c = test_cpu();
@@ -242,6 +294,7 @@ int main(void)
 	test_prot_privilege();
 	test_double_triple();
 	test_long_mode();
+	test_soft_forms();
 	cpu_destroy(c);
 	TEST_EXIT();
 }

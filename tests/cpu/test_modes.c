@@ -228,6 +228,32 @@ static void test_vm86(void)
 	      "iretd from the handler returns to virtual-8086 mode");
 }
 
+/* IRET inside virtual-8086 mode: allowed at IOPL 3 (IOPL and VM unchanged), #GP(0) below. */
+static void test_vm86_iret(void)
+{
+	prot32(c, &s, 0);
+	ram[0x8010] = 0xcf; /* 0800:0010: iret */
+	s.rflags = 0x23202; /* VM, IOPL 3, IF */
+	for (int k = S_ES; k <= S_GS; k++)
+		s.seg[k] = (struct cpu_seg){ 0x800, 0xf3, 0xffff, 0x8000 };
+	s.rip = 0x10;
+	s.gpr[R_RSP] = 0x100;
+	wr16(0x8100, 0x20);   /* IP */
+	wr16(0x8102, 0x900);  /* CS */
+	wr16(0x8104, 0x0ad7); /* FLAGS: CF PF AF ZF SF IF OF, IOPL 0 (ignored) */
+	cpu_set_state(c, &s);
+	step(c, &s);
+	CHECK(s.seg[S_CS].sel == 0x900 && s.seg[S_CS].base == 0x9000 && s.rip == 0x20 && s.gpr[R_RSP] == 0x106 &&
+		      (s.rflags & 0x3fffff) == 0x23ad7,
+	      "VM86 iret at IOPL 3 keeps VM and IOPL (rflags %#llx)", (unsigned long long)s.rflags);
+	s.rflags = 0x20202;
+	s.rip = 0x10;
+	s.seg[S_CS] = (struct cpu_seg){ 0x800, 0xf3, 0xffff, 0x8000 };
+	s.gpr[R_RSP] = 0x100;
+	cpu_set_state(c, &s);
+	CHECK(step_faults(c, 13, 0), "VM86 iret at IOPL 0: #GP(0)");
+}
+
 int main(void)
 {
 	c = test_cpu();
@@ -237,6 +263,7 @@ int main(void)
 	test_call_gate();
 	test_call_gate64();
 	test_vm86();
+	test_vm86_iret();
 	cpu_destroy(c);
 	TEST_EXIT();
 }

@@ -312,6 +312,27 @@ static void test_long_null(void)
 	CHECK(step_faults(c, 13, 0), "64-bit mode: mov ss, null at CPL 3 is #GP(0)");
 }
 
+/* IA-32e mode: LTR reads a 16-byte TSS descriptor (base bits 63:32 in the upper half). */
+static void test_long_ltr(void)
+{
+	static const uint8_t ltr[] = { 0x0f, 0x00, 0xd9 }; /* ltr cx */
+	long_mode(c, &s, 0);
+	put_code(CODE, ltr, sizeof(ltr));
+	wr64(GDT + L_TSS + 8, 1);
+	s.gpr[R_RCX] = L_TSS;
+	s.seg[S_TR] = (struct cpu_seg){ 0, 0, 0, 0 };
+	cpu_set_state(c, &s);
+	step(c, &s);
+	CHECK(s.seg[S_TR].sel == L_TSS && s.seg[S_TR].base == 0x100000000ull + TSS && (s.seg[S_TR].attr & 0xf) == 11,
+	      "long mode: ltr loads a 64-bit TSS base (%#llx)", (unsigned long long)s.seg[S_TR].base);
+	long_mode(c, &s, 0);
+	put_code(CODE, ltr, sizeof(ltr));
+	wr64(GDT + L_TSS + 8, 0x1f0000000000ull); /* upper half with a non-zero type field */
+	s.gpr[R_RCX] = L_TSS;
+	cpu_set_state(c, &s);
+	CHECK(step_faults(c, 13, L_TSS), "long mode: ltr with a bad upper descriptor half: #GP(sel)");
+}
+
 int main(void)
 {
 	c = test_cpu();
@@ -321,6 +342,7 @@ int main(void)
 	test_arpl();
 	test_ldt_tr();
 	test_long_null();
+	test_long_ltr();
 	cpu_destroy(c);
 	TEST_EXIT();
 }
