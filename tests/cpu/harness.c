@@ -456,7 +456,7 @@ static const char *exc_name(int exc, char *buf, size_t size)
 	};
 	switch (exc) {
 	case DT_EXC_NONE: return "none";
-	case DT_EXC_BUDGET: return "instruction budget exhausted";
+	case DT_EXC_BUDGET: return "no end (budget or watchdog)";
 	case DT_EXC_HLT: return "HLT exit";
 	case DT_EXC_TRIPLE: return "triple fault";
 	case DT_EXC_OTHER: return "unexpected exit";
@@ -537,7 +537,11 @@ bool dt_compare(const char *name, const struct dt_state *n, const struct dt_stat
 {
 	char b1[24], b2[24];
 	fail_lines = 0;
-	if (n->exc != s->exc) {
+	if (n->exc == DT_EXC_BUDGET || s->exc == DT_EXC_BUDGET) {
+		/* Ran out of time natively (watchdog) or of instructions in softvm: a snippet must end. */
+		fail_line(name, "did not finish: native=%s softvm=%s", exc_name(n->exc, b1, sizeof(b1)),
+			  exc_name(s->exc, b2, sizeof(b2)));
+	} else if (n->exc != s->exc) {
 		fail_line(name, "exception native=%s at %#" PRIx64 " softvm=%s at %#" PRIx64,
 			  exc_name(n->exc, b1, sizeof(b1)), n->rip, exc_name(s->exc, b2, sizeof(b2)), s->rip);
 	} else if (n->exc >= 0) {

@@ -9,6 +9,7 @@
  * state from the ucontext and the x86 vector from the kernel's trap number, and siglongjmps home.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +53,8 @@ static struct dt_native_frame frame;
 static sigjmp_buf native_jmp;
 static volatile sig_atomic_t native_active;
 static volatile sig_atomic_t native_signal;
+static volatile unsigned long native_seq; /* counts native runs, for the watchdog */
+static pthread_t native_thread;
 static struct dt_state *native_st;
 static const uint8_t *loaded_code;
 static size_t loaded_len;
@@ -78,6 +81,8 @@ static void map_fixed(uintptr_t base, size_t size, int prot)
 /* x86 vector for a signal the snippet raised: Linux stores the trap number in the ucontext. */
 static int signal_vector(int sig, const siginfo_t *si, long trapno)
 {
+	if (sig == SIGALRM) /* the watchdog: the snippet did not finish */
+		return DT_EXC_BUDGET;
 	if (si->si_code <= 0 || sig == SIGSYS) /* sent by a process, or a system call (see below) */
 		return DT_EXC_OTHER;
 	if (trapno >= 0 && trapno < 32)
@@ -99,6 +104,8 @@ __attribute__((no_stack_protector))
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
 	if (!native_active) {
+		if (sig == SIGALRM) /* the watchdog, just after the snippet ended */
+			return;
 		/* A crash in the harness itself: let it happen the default way. */
 		signal(sig, SIG_DFL);
 		return;
@@ -146,6 +153,23 @@ static void block_snippet_syscalls(void)
 		perror("native: seccomp (snippets could make real system calls)");
 }
 
+/* A snippet that never ends natively (a loop without exit) would hang the test: a thread checks
+ * every second that runs progress and interrupts one that has been running for 2 to 3 seconds. */
+static void *watchdog(void *arg)
+{
+	unsigned long last = ~0ul;
+	for (;;) {
+		sleep(1);
+		unsigned long seq = native_seq;
+		if (native_active && seq == last) {
+			pthread_kill(native_thread, SIGALRM);
+			sleep(1);
+		}
+		last = seq;
+	}
+	return NULL;
+}
+
 static void native_setup(void)
 {
 	static bool done;
@@ -173,10 +197,15 @@ static void native_setup(void)
 	sa.sa_sigaction = on_signal;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
-	static const int sigs[] = { SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGTRAP, SIGSYS };
+	static const int sigs[] = { SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGTRAP, SIGSYS, SIGALRM };
 	for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
 		if (sigaction(sigs[k], &sa, NULL))
 			die("native: sigaction");
+	native_thread = pthread_self();
+	pthread_t t;
+	if (pthread_create(&t, NULL, watchdog, NULL))
+		die("native: watchdog thread");
+	pthread_detach(t);
 }
 
 /* Copies the snippet to DT_CODE, followed by `jmp [rip+0]; .quad dt_native_return`. Pages past
@@ -225,6 +254,7 @@ void dt_run_native(const uint8_t *code, size_t len, struct dt_state *st)
 	/* The signal mask is not saved (that is a system call per run): the exception path unblocks
 	 * the signal that brought it there. */
 	if (sigsetjmp(native_jmp, 0) == 0) {
+		native_seq++;
 		native_active = 1;
 		dt_native_enter(&frame);
 		native_active = 0;
