@@ -1,7 +1,7 @@
 # softvm: plain `make` builds, `make check` runs every test.
 CC ?= cc
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing -MMD -MP -I.
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing -MMD -MP -I.
 LDLIBS += -lZydis -llzma -lm -lpthread
 
 BUILD := build
@@ -58,7 +58,13 @@ $(BUILD)/tests/cpu/%: $(BUILD)/tests/cpu/%.o $$(addprefix $(BUILD)/,$$(addsuffix
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 # Device, machine and loader tests link the VM library over the CPU library.
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(VM_LIB) $(CPU_LIB)
+$(BUILD)/tests/dev/%: $(BUILD)/tests/dev/%.o $(VM_LIB) $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+$(BUILD)/tests/machine/%: $(BUILD)/tests/machine/%.o $(VM_LIB) $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+$(BUILD)/tests/boot/%: $(BUILD)/tests/boot/%.o $(VM_LIB) $(CPU_LIB)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 $(BUILD)/%.S.o: %.S | $(DEPS_STAMP)

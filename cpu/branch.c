@@ -12,25 +12,10 @@
  */
 #include "core.h"
 
-/* Implemented in far.c. The weak definitions only keep the library linkable until it lands. */
+/* Far transfers are the protection family's (far.c). */
 extern void far_jmp(struct cpu *c, const struct insn *i);
 extern void far_call(struct cpu *c, const struct insn *i);
 extern void far_ret(struct cpu *c, const struct insn *i);
-
-__attribute__((weak)) void far_jmp(struct cpu *c, const struct insn *i)
-{
-	cpu_ud(c);
-}
-
-__attribute__((weak)) void far_call(struct cpu *c, const struct insn *i)
-{
-	cpu_ud(c);
-}
-
-__attribute__((weak)) void far_ret(struct cpu *c, const struct insn *i)
-{
-	cpu_ud(c);
-}
 
 static inline bool canonical(uint64_t a)
 {

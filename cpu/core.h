@@ -216,6 +216,7 @@ struct cpu {
 	uint8_t nmi_blocked;  /* set when an NMI is delivered; IRET clears it (SDM vol. 3 §6.7.1) */
 	uint8_t intr_shadow;  /* STI / MOV SS: no interrupt before the next instruction completes */
 	uint8_t halted;
+	uint8_t single_insn;  /* run one instruction, then check interrupts again (after a shadow) */
 	uint8_t exit_block;   /* leave the current block after this instruction */
 	uint8_t in_delivery;  /* nested exception tracking for #DF / triple fault */
 	int8_t first_exc;     /* exception being delivered, for the double-fault rules */
@@ -249,7 +250,7 @@ struct cpu {
 
 enum { CPU_MODE_REAL, CPU_MODE_VM86, CPU_MODE_PROT16, CPU_MODE_PROT32, CPU_MODE_COMPAT, CPU_MODE_LONG64 };
 
-/* ---- faults (except.c) ---- */
+/* ---- faults (cpu_raise: exec.c; cpu_deliver: except.c) ---- */
 /* Raise an exception from inside a handler: never returns (longjmp to the run loop). */
 __attribute__((noreturn)) void cpu_raise(struct cpu *c, int vec, uint32_t err);
 __attribute__((noreturn)) void cpu_raise_noerr(struct cpu *c, int vec);

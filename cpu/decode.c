@@ -29,15 +29,6 @@ void insn_register(ZydisMnemonic m, insn_fn fn, insn_select_fn sel, uint8_t flag
 	handlers[m] = (struct handler){ fn, sel, flags };
 }
 
-/* Until seg.c and far.c land, their init functions may be missing. */
-__attribute__((weak)) void seg_init(void)
-{
-}
-
-__attribute__((weak)) void far_init(void)
-{
-}
-
 static void insn_ud(struct cpu *c, const struct insn *i)
 {
 	cpu_ud(c);

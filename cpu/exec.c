@@ -277,7 +277,7 @@ void cpu_raise(struct cpu *c, int vec, uint32_t err)
 {
 	c->exc_vec = vec;
 	c->exc_err = err;
-	c->exc_has_err = (has_error_code >> vec) & 1;
+	c->exc_has_err = vec < 32 && ((has_error_code >> vec) & 1);
 	siglongjmp(c->jmp, 1);
 }
 
@@ -288,7 +288,7 @@ void cpu_raise_noerr(struct cpu *c, int vec)
 
 void cpu_soft_interrupt(struct cpu *c, int vec)
 {
-	if (c->exc_exits & (1u << vec))
+	if (vec < 32 && (c->exc_exits & (1u << vec)))
 		cpu_raise_noerr(c, vec);
 	cpu_deliver(c, vec, false, 0, true, c->next_rip);
 	c->exit_block = 1;
@@ -336,7 +336,10 @@ static int handle_exception(struct cpu *c)
 static void check_interrupts(struct cpu *c)
 {
 	if (c->intr_shadow) {
+		/* The instruction after STI / MOV SS runs first; then the interrupt is recognized, so
+		 * run exactly one instruction before looking again (SDM vol. 3 §6.8.3). */
 		c->intr_shadow = 0;
+		c->single_insn = 1;
 		return;
 	}
 	if (c->nmi_pending && !c->nmi_blocked) {
@@ -406,6 +409,10 @@ enum cpu_exit cpu_run(struct cpu *c, uint64_t max_insns)
 			continue;
 		}
 		const struct insn *i = b->insn, *last = b->insn + b->ninsn;
+		if (unlikely(c->single_insn)) {
+			c->single_insn = 0;
+			last = i + 1;
+		}
 		do {
 			c->next_rip = c->s.rip + i->len;
 			i->fn(c, i);

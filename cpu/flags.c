@@ -70,6 +70,8 @@ bool flag_af(struct cpu *c)
 bool flag_of(struct cpu *c)
 {
 	const struct lazy_flags *f = &c->lf;
+	if (f->op == LF_NONE)
+		return c->s.rflags & F_OF;
 	uint64_t sb = sign_bit(f->size);
 	switch (f->op) {
 	case LF_ADD:

@@ -462,7 +462,7 @@ void mem_probe_write(struct cpu *c, unsigned seg, uint64_t off, unsigned size)
 	check_canonical(c, seg, la + size - 1);
 	write_entry(c, la, user);
 	if ((la & 0xfff) + size > 0x1000)
-		write_entry(c, la + size - 1, user);
+		write_entry(c, (la + size - 1) & ~0xfffull, user);
 }
 
 void mem_read_buf(struct cpu *c, unsigned seg, uint64_t off, void *buf, unsigned size)

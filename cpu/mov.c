@@ -12,34 +12,11 @@
  */
 #include "core.h"
 
-/*
- * Implemented by the system family. The weak definitions here only keep the library linkable
- * until those land: they raise #UD, and the strong definitions in seg.c / system.c replace them.
- */
+/* MOV to and from segment, control and debug registers is the system family's (seg.c, system.c). */
 extern void mov_sreg_load(struct cpu *c, const struct insn *i);
 extern void mov_sreg_store(struct cpu *c, const struct insn *i);
 extern void mov_cr(struct cpu *c, const struct insn *i);
 extern void mov_dr(struct cpu *c, const struct insn *i);
-
-__attribute__((weak)) void mov_sreg_load(struct cpu *c, const struct insn *i)
-{
-	cpu_ud(c);
-}
-
-__attribute__((weak)) void mov_sreg_store(struct cpu *c, const struct insn *i)
-{
-	cpu_ud(c);
-}
-
-__attribute__((weak)) void mov_cr(struct cpu *c, const struct insn *i)
-{
-	cpu_ud(c);
-}
-
-__attribute__((weak)) void mov_dr(struct cpu *c, const struct insn *i)
-{
-	cpu_ud(c);
-}
 
 /* ---- MOV ---- */
 

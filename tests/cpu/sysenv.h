@@ -133,12 +133,12 @@ static uint64_t *pte(uint64_t pa)
 }
 
 /* 8-byte code/data descriptor, flat 4 GiB: attr as in struct cpu_seg. */
-static uint64_t flat_desc(uint16_t attr)
+static inline uint64_t flat_desc(uint16_t attr)
 {
 	return 0xffffull | (0xfull << 48) | ((uint64_t)(attr & 0xff) << 40) | ((uint64_t)(attr & 0xf000) << 40);
 }
 
-static void gdt_build(void)
+static inline void gdt_build(void)
 {
 	*pte(GDT + SEL_KCODE32) = flat_desc(A_CODE32);
 	*pte(GDT + SEL_KCODE64) = flat_desc(A_CODE64);
@@ -148,13 +148,13 @@ static void gdt_build(void)
 	*pte(GDT + (SEL_UCODE64 & ~3)) = flat_desc(A_CODE64 | A_DPL3);
 }
 
-static void seg_set(struct cpu_state *s, int k, uint16_t sel, uint16_t attr)
+static inline void seg_set(struct cpu_state *s, int k, uint16_t sel, uint16_t attr)
 {
 	s->seg[k] = (struct cpu_seg){ .sel = sel, .attr = attr, .limit = 0xffffffff, .base = 0 };
 }
 
 /* Identity map of 0..2 MiB with 4 KiB user/writable pages. */
-static void map_identity_2m(void)
+static inline void map_identity_2m(void)
 {
 	*pte(PML4) = PDPT | 7;
 	*pte(PDPT) = PD | 7;
@@ -163,7 +163,7 @@ static void map_identity_2m(void)
 		*pte(PT + 8 * k) = (uint64_t)k * 4096 | 7;
 }
 
-static void env_clear(struct cpu *c, struct cpu_state *s)
+static inline void env_clear(struct cpu *c, struct cpu_state *s)
 {
 	memset(ram, 0, RAM_SIZE);
 	io_n = 0;
@@ -179,7 +179,7 @@ static void env_clear(struct cpu *c, struct cpu_state *s)
 }
 
 /* 64-bit mode with 4-level paging, at CPL 0 or 3. */
-static void env_long(struct cpu *c, struct cpu_state *s, int cpl)
+static inline void env_long(struct cpu *c, struct cpu_state *s, int cpl)
 {
 	env_clear(c, s);
 	map_identity_2m();
@@ -201,7 +201,7 @@ static void env_long(struct cpu *c, struct cpu_state *s, int cpl)
 }
 
 /* Flat 32-bit protected mode, paging off, at CPL 0 or 3. */
-static void env_prot32(struct cpu *c, struct cpu_state *s, int cpl)
+static inline void env_prot32(struct cpu *c, struct cpu_state *s, int cpl)
 {
 	env_clear(c, s);
 	s->cr0 = 0x00000033;
@@ -220,7 +220,7 @@ static void env_prot32(struct cpu *c, struct cpu_state *s, int cpl)
 }
 
 /* Real mode, CS = DS = ... = 0, IP = CODE & 0xffff with CS base CODE & ~0xffff. */
-static void env_real(struct cpu *c, struct cpu_state *s)
+static inline void env_real(struct cpu *c, struct cpu_state *s)
 {
 	env_clear(c, s);
 	s->seg[S_CS].sel = CODE >> 4;
@@ -230,7 +230,7 @@ static void env_real(struct cpu *c, struct cpu_state *s)
 }
 
 /* Runs from state s until an exception (all are intercepted), HLT or the budget; s is updated. */
-static enum cpu_exit run_state(struct cpu *c, struct cpu_state *s)
+static inline enum cpu_exit run_state(struct cpu *c, struct cpu_state *s)
 {
 	cpu_set_state(c, s);
 	cpu_set_exception_exits(c, ~0u);
@@ -240,7 +240,7 @@ static enum cpu_exit run_state(struct cpu *c, struct cpu_state *s)
 }
 
 /* The exception the run ended with, -1 if it did not end with one. */
-static int run_exc(struct cpu *c, struct cpu_state *s, uint32_t *err)
+static inline int run_exc(struct cpu *c, struct cpu_state *s, uint32_t *err)
 {
 	enum cpu_exit r = run_state(c, s);
 	if (r != CPU_EXIT_EXCEPTION)
