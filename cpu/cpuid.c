@@ -2,7 +2,7 @@
  * CPUID (SDM vol. 2, CPUID) and the time-stamp counter.
  *
  * The model is a family 6 Intel-compatible processor that reports exactly what softvm executes:
- * the P6/SSE2 baseline plus CX16, POPCNT, MOVBE, LAHF/SAHF in 64-bit mode, LZCNT, PREFETCHW,
+ * the P6/SSE2 baseline (with PSE-36, which mmu.c implements) plus CX16, POPCNT, MOVBE, LAHF/SAHF in 64-bit mode, LZCNT, PREFETCHW,
  * NX, 1 GiB pages, SYSCALL, RDTSCP and long mode. Leaf 7 reports no extended features; XSAVE,
  * SSE3 and later, x2APIC, PCID, VME and performance monitoring are absent.
  *
@@ -38,6 +38,7 @@
 #define F1D_PGE (1u << 13)
 #define F1D_CMOV (1u << 15)
 #define F1D_PAT (1u << 16)
+#define F1D_PSE36 (1u << 17)
 #define F1D_CLFSH (1u << 19)
 #define F1D_MMX (1u << 23)
 #define F1D_FXSR (1u << 24)
@@ -107,7 +108,7 @@ void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		r[1] = 8u << 8 | 1u << 16; /* CLFLUSH line 8 * 8 bytes, one logical processor, APIC ID 0 */
 		r[2] = F1C_CX16 | F1C_MOVBE | F1C_POPCNT | F1C_HYPERVISOR;
 		r[3] = F1D_FPU | F1D_DE | F1D_PSE | F1D_TSC | F1D_MSR | F1D_PAE | F1D_MCE | F1D_CX8 | F1D_APIC |
-		       F1D_SEP | F1D_MTRR | F1D_PGE | F1D_CMOV | F1D_PAT | F1D_CLFSH | F1D_MMX | F1D_FXSR |
+		       F1D_SEP | F1D_MTRR | F1D_PGE | F1D_CMOV | F1D_PAT | F1D_PSE36 | F1D_CLFSH | F1D_MMX | F1D_FXSR |
 		       F1D_SSE | F1D_SSE2;
 		/* The APIC flag follows IA32_APIC_BASE.EN (SDM vol. 3 §10.4.3). */
 		if (!(c->s.apic_base & (1u << 11)))

@@ -140,6 +140,7 @@ SNIP(ud64, 64, "ud2");
 static int access32(struct cpu *c, struct cpu_state *s, const uint8_t *code, size_t len, uint64_t va, uint32_t *err)
 {
 	memcpy(ram + CODE, code, len);
+	cpu_notify_phys_write(c, CODE, len); /* the CPU may hold the previous test's code */
 	s->gpr[R_RSI] = va;
 	return go(c, s, err);
 }
@@ -261,13 +262,16 @@ static void test_paging_pae(struct cpu *c)
 	CHECK(vec == EXC_PF && err == (PF_P | PF_RSVD), "pae: XD bit without EFER.NXE is reserved (err=%x)", err);
 	env_pae(c, &s, 0);
 	map_pae(0x40000000, 0x300000, P | RW, false);
+	memcpy(ram + 0x300000, ud64, 2);
 	vec = ACC(c, &s, jmp32, 0x40000000, &err);
 	CHECK(vec == 6 && s.rip == 0x40000000, "pae: fetch from an executable page");
 	/* Reserved bits: 62:MAXPHYADDR in PAE entries, 20:13 in a 2 MiB PDE. */
 	env_pae(c, &s, 0);
 	map_pae(0x40000000, 0x300000, P | RW | (1ull << 52), false);
 	vec = ACC(c, &s, rd32, 0x40000000, &err);
-	CHECK(vec == EXC_PF && err == (PF_P | PF_RSVD), "pae: PTE bit 52 is reserved in PAE paging (err=%x)", err);
+	/* SDM vol. 3 table 4-11: in PAE paging bits 62:MAXPHYADDR are reserved (only 4-level paging
+	 * leaves 62:52 to software). */
+	CHECK(vec == EXC_PF && err == (PF_P | PF_RSVD), "pae: PTE bit 52 is reserved in PAE paging (vec=%d err=%x)", vec, err);
 	env_pae(c, &s, 0);
 	map_pae(0x40000000, 0x300000, P | RW | (1ull << 40), false);
 	s.gpr[R_RAX] = 1;
@@ -285,6 +289,7 @@ static void test_paging_pae(struct cpu *c)
 static int access64(struct cpu *c, struct cpu_state *s, const uint8_t *code, size_t len, uint64_t va, uint32_t *err)
 {
 	memcpy(ram + CODE, code, len);
+	cpu_notify_phys_write(c, CODE, len); /* the CPU may hold the previous test's code */
 	s->gpr[R_RSI] = va;
 	return go(c, s, err);
 }
@@ -359,10 +364,10 @@ static void test_paging64(struct cpu *c)
 	vec = ACC64(c, &s, rd64, 0x40001000, &err);
 	CHECK(vec == 6 && s.gpr[R_RAX] == 0x77, "paging64: PTE bits 52-62 are ignored, not reserved (vec=%d err=%x)", vec, err);
 	env64(c, &s, 0);
-	map64(0x40001000, 0x300000, P | RW, 1);
-	*entry64(PML4, 0x40001000, 4) |= 1ull << 55;
+	map64(0x8000001000ull, 0x300000, P | RW, 1);
+	*entry64(PML4, 0x8000001000ull, 4) |= 1ull << 55;
 	*pte(0x300000) = 0x78;
-	vec = ACC64(c, &s, rd64, 0x40001000, &err);
+	vec = ACC64(c, &s, rd64, 0x8000001000ull, &err);
 	CHECK(vec == 6 && s.gpr[R_RAX] == 0x78, "paging64: PML4E bit 55 is ignored (vec=%d err=%x)", vec, err);
 
 	/* U/S and R/W combine across levels; NX at any level. */
@@ -372,28 +377,28 @@ static void test_paging64(struct cpu *c)
 	vec = ACC64(c, &s, rd64, 0x40001000, &err);
 	CHECK(vec == EXC_PF && err == (PF_P | PF_U), "paging64: U/S clear in the PDPTE denies CPL 3 (err=%x)", err);
 	env64(c, &s, 3);
-	map64(0x40001000, 0x300000, P | RW | US, 1);
-	*entry64(PML4, 0x40001000, 4) &= ~RW;
+	map64(0x8000001000ull, 0x300000, P | RW | US, 1);
+	*entry64(PML4, 0x8000001000ull, 4) &= ~RW;
 	s.gpr[R_RAX] = 0;
-	vec = ACC64(c, &s, wr64, 0x40001000, &err);
+	vec = ACC64(c, &s, wr64, 0x8000001000ull, &err);
 	CHECK(vec == EXC_PF && err == (PF_P | PF_W | PF_U), "paging64: R/W clear in the PML4E denies CPL 3 writes (err=%x)", err);
 	env64(c, &s, 0);
-	map64(0x40001000, 0x300000, P | RW | US, 1);
-	*entry64(PML4, 0x40001000, 4) &= ~RW;
+	map64(0x8000001000ull, 0x300000, P | RW | US, 1);
+	*entry64(PML4, 0x8000001000ull, 4) &= ~RW;
 	s.cr0 &= ~(1ull << 16);
 	s.gpr[R_RAX] = 0x42;
-	vec = ACC64(c, &s, wr64, 0x40001000, &err);
+	vec = ACC64(c, &s, wr64, 0x8000001000ull, &err);
 	CHECK(vec == 6 && *pte(0x300000) == 0x42, "paging64: CR0.WP=0 lets CPL 0 write a read-only page");
 	s.rip = CODE;
 	s.cr0 |= 1ull << 16;
-	vec = ACC64(c, &s, wr64, 0x40001000, &err);
+	vec = ACC64(c, &s, wr64, 0x8000001000ull, &err);
 	CHECK(vec == EXC_PF && err == (PF_P | PF_W), "paging64: CR0.WP=1: CPL 0 write to a read-only page faults (err=%x)", err);
 	env64(c, &s, 0);
-	map64(0x40001000, 0x300000, P | RW, 1);
+	map64(0x8000001000ull, 0x300000, P | RW, 1);
 	memcpy(ram + 0x300000, ud64, 2);
-	*entry64(PML4, 0x40001000, 4) |= XD;
-	vec = ACC64(c, &s, jmp64, 0x40001000, &err);
-	CHECK(vec == EXC_PF && err == (PF_P | PF_I) && s.cr2 == 0x40001000, "paging64: XD in the PML4E denies fetches (err=%x)", err);
+	*entry64(PML4, 0x8000001000ull, 4) |= XD;
+	vec = ACC64(c, &s, jmp64, 0x8000001000ull, &err);
+	CHECK(vec == EXC_PF && err == (PF_P | PF_I) && s.cr2 == 0x8000001000ull, "paging64: XD in the PML4E denies fetches (err=%x)", err);
 	env64(c, &s, 3);
 	map64(0x40001000, 0x300000, P | RW, 1);
 	vec = ACC64(c, &s, jmp64, 0x40001000, &err);
@@ -413,6 +418,8 @@ static void test_paging64(struct cpu *c)
 }
 
 /* ---- TLB maintenance ----
+ * The linear addresses are chosen so their slots in the direct-mapped TLB (page number mod 256)
+ * differ from those of the code, stack and page-table pages, which would evict them.
  * R10 = linear address, R8 = the PTE's address, R9 = the new PTE. EBX gets the value before the
  * PTE changes, ECX after the change (plus the maintenance step under test), EDX after INVLPG. */
 SNIP(tlb_invlpg, 64, "mov ebx, [r10]\nmov [r8], r9\nmov ecx, [r10]\ninvlpg [r10]\nmov edx, [r10]\nud2");
@@ -431,8 +438,6 @@ static void tlb_env(struct cpu *c, struct cpu_state *s, const uint8_t *code, siz
 	s->gpr[R_R9] = newpte;
 	*(uint32_t *)(ram + 0x300000) = 0xaaaa;
 	*(uint32_t *)(ram + 0x301000) = 0xbbbb;
-	*(uint32_t *)(ram + 0xa00000) = 0xcccc;
-	*(uint32_t *)(ram + 0xc00000) = 0xdddd;
 }
 #define TLB_ENV(c, s, snip, e, va, n) tlb_env((c), (s), snip, (size_t)(snip##_end - snip), (e), (va), (n))
 
@@ -443,8 +448,8 @@ static void test_tlb(struct cpu *c)
 	int vec;
 
 	env64(c, &s, 0);
-	uint64_t *e = map64(0x40001000, 0x300000, P | RW, 1);
-	TLB_ENV(c, &s, tlb_invlpg, e, 0x40001000, 0x301000 | P | RW);
+	uint64_t *e = map64(0x40055000, 0x300000, P | RW, 1);
+	TLB_ENV(c, &s, tlb_invlpg, e, 0x40055000, 0x301000 | P | RW);
 	vec = go(c, &s, &err);
 	CHECK(vec == 6 && (uint32_t)s.gpr[R_RBX] == 0xaaaa && (uint32_t)s.gpr[R_RCX] == 0xaaaa &&
 		      (uint32_t)s.gpr[R_RDX] == 0xbbbb,
@@ -452,14 +457,14 @@ static void test_tlb(struct cpu *c)
 	      (uint32_t)s.gpr[R_RCX], (uint32_t)s.gpr[R_RDX]);
 
 	env64(c, &s, 0);
-	e = map64(0x40001000, 0x300000, P | RW, 1);
-	TLB_ENV(c, &s, tlb_cr3, e, 0x40001000, 0x301000 | P | RW);
+	e = map64(0x40055000, 0x300000, P | RW, 1);
+	TLB_ENV(c, &s, tlb_cr3, e, 0x40055000, 0x301000 | P | RW);
 	vec = go(c, &s, &err);
 	CHECK(vec == 6 && (uint32_t)s.gpr[R_RCX] == 0xbbbb, "tlb: a CR3 reload drops non-global translations");
 
 	env64(c, &s, 0);
-	e = map64(0x40001000, 0x300000, P | RW | G, 1);
-	TLB_ENV(c, &s, tlb_cr3, e, 0x40001000, 0x301000 | P | RW | G);
+	e = map64(0x40055000, 0x300000, P | RW | G, 1);
+	TLB_ENV(c, &s, tlb_cr3, e, 0x40055000, 0x301000 | P | RW | G);
 	vec = go(c, &s, &err);
 	CHECK(vec == 6 && (uint32_t)s.gpr[R_RCX] == 0xaaaa && (uint32_t)s.gpr[R_RDX] == 0xbbbb,
 	      "tlb: a global translation survives a CR3 reload, not INVLPG (%x %x)", (uint32_t)s.gpr[R_RCX],
@@ -467,38 +472,40 @@ static void test_tlb(struct cpu *c)
 
 	env64(c, &s, 0);
 	s.cr4 &= ~0x80ull; /* G is ignored without CR4.PGE */
-	e = map64(0x40001000, 0x300000, P | RW | G, 1);
-	TLB_ENV(c, &s, tlb_cr3, e, 0x40001000, 0x301000 | P | RW | G);
+	e = map64(0x40055000, 0x300000, P | RW | G, 1);
+	TLB_ENV(c, &s, tlb_cr3, e, 0x40055000, 0x301000 | P | RW | G);
 	vec = go(c, &s, &err);
 	CHECK(vec == 6 && (uint32_t)s.gpr[R_RCX] == 0xbbbb, "tlb: G without CR4.PGE: CR3 reload drops the translation");
 
 	env64(c, &s, 0);
-	e = map64(0x40001000, 0x300000, P | RW | G, 1);
-	TLB_ENV(c, &s, tlb_pge, e, 0x40001000, 0x301000 | P | RW | G);
+	e = map64(0x40055000, 0x300000, P | RW | G, 1);
+	TLB_ENV(c, &s, tlb_pge, e, 0x40055000, 0x301000 | P | RW | G);
 	vec = go(c, &s, &err);
 	CHECK(vec == 6 && (uint32_t)s.gpr[R_RCX] == 0xbbbb, "tlb: clearing CR4.PGE drops global translations");
 
 	/* INVLPG of any address within a 2 MiB page drops that page's translation. */
 	env64(c, &s, 0);
 	e = map64(0x40200000, 0xa00000, P | RW, 2);
-	TLB_ENV(c, &s, tlb_large, e, 0x40200000, 0xc00000 | P | RW | PS);
+	TLB_ENV(c, &s, tlb_large, e, 0x40200000 + 0x55000, 0xc00000 | P | RW | PS);
+	*(uint32_t *)(ram + 0xa55000) = 0xcccc;
+	*(uint32_t *)(ram + 0xc55000) = 0xdddd;
 	vec = go(c, &s, &err);
 	CHECK(vec == 6 && (uint32_t)s.gpr[R_RCX] == 0xcccc && (uint32_t)s.gpr[R_RDX] == 0xdddd,
 	      "tlb: INVLPG inside a 2 MiB page drops it (%x %x)", (uint32_t)s.gpr[R_RCX], (uint32_t)s.gpr[R_RDX]);
 
 	/* Clearing D and invalidating: the next write sets D again. */
 	env64(c, &s, 0);
-	e = map64(0x40001000, 0x300000, P | RW, 1);
-	TLB_ENV(c, &s, tlb_dirty, e, 0x40001000, 0);
+	e = map64(0x40055000, 0x300000, P | RW, 1);
+	TLB_ENV(c, &s, tlb_dirty, e, 0x40055000, 0);
 	vec = go(c, &s, &err);
 	CHECK(vec == 6 && (*e & D), "tlb: a write after clearing D and INVLPG sets D again");
 
 	/* A page that becomes not present faults after INVLPG, with CR2 and RIP at the access. */
 	env64(c, &s, 0);
-	e = map64(0x40001000, 0x300000, P | RW, 1);
-	TLB_ENV(c, &s, tlb_invlpg, e, 0x40001000, 0);
+	e = map64(0x40055000, 0x300000, P | RW, 1);
+	TLB_ENV(c, &s, tlb_invlpg, e, 0x40055000, 0);
 	vec = go(c, &s, &err);
-	CHECK(vec == EXC_PF && err == 0 && s.cr2 == 0x40001000 && s.rip == CODE + SNIP_LEN(tlb_invlpg) - 5,
+	CHECK(vec == EXC_PF && err == 0 && s.cr2 == 0x40055000 && s.rip == CODE + SNIP_LEN(tlb_invlpg) - 5,
 	      "tlb: access after INVLPG of a now-absent page faults (rip=%llx)", (unsigned long long)s.rip);
 }
 
