@@ -128,6 +128,8 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *s)
 	c->lf.op = LF_NONE;
 	c->halted = 0;
 	tlb_flush_all(c);
+	/* Callers set state after loading memory (boot loaders, tests, snapshots): drop cached code. */
+	code_cache_flush(c);
 	cpu_mode_changed(c);
 }
 

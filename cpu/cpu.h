@@ -117,6 +117,8 @@ void cpu_destroy(struct cpu *c);
 void cpu_reset(struct cpu *c);
 
 void cpu_get_state(struct cpu *c, struct cpu_state *s);
+/* Setting the state also drops cached translations and decoded code, so memory may be loaded
+ * freely before it. */
 void cpu_set_state(struct cpu *c, const struct cpu_state *s);
 
 /* Runs until max_insns instructions have executed or an event ends the run. */

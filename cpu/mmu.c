@@ -143,8 +143,10 @@ static uint32_t walk(struct cpu *c, uint64_t la, enum acc acc, bool user, struct
 		entry_size = 8;
 		uint64_t table;
 		int level;
-		uint64_t rsvd_hi = ~((1ull << MAXPHYADDR) - 1) & 0x7ff0000000000000ull;
-		rsvd_hi |= ((1ull << 52) - 1) & ~((1ull << MAXPHYADDR) - 1);
+		/* Bits 51:MAXPHYADDR are reserved; 62:52 are ignored (free for software). */
+		uint64_t rsvd_hi = ((1ull << 52) - 1) & ~((1ull << MAXPHYADDR) - 1);
+		if (!(c->s.efer & EFER_LMA))
+			rsvd_hi |= 0x7ff0000000000000ull; /* PAE paging: 62:52 are reserved too */
 		if (!nxe)
 			rsvd_hi |= 1ull << 63;
 		if (c->s.efer & EFER_LMA) {
