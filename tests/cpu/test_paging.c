@@ -167,7 +167,7 @@ static void test_paging32(struct cpu *c)
 	/* 4 MiB page (PSE): A/D in the PDE; PSE-36 high address bits. */
 	env32(c, &s, 0);
 	*pde32(0x80000000) = 0x800000 | P | RW | PS;
-	*(uint32_t *)(ram + 0x923456) = 0xbeef0002;
+	memcpy(ram + 0x923456, &(uint32_t){ 0xbeef0002 }, 4); /* unaligned */
 	vec = ACC(c, &s, rd32, 0x80123456, &err);
 	CHECK(vec == 6 && (uint32_t)s.gpr[R_RAX] == 0xbeef0002 && (*pde32(0x80000000) & (A | D)) == A,
 	      "paging32: read through a 4 MiB page sets A in the PDE");
@@ -326,7 +326,7 @@ static void test_paging64(struct cpu *c)
 
 	env64(c, &s, 0);
 	uint64_t *e1g = map64(0x8000000000ull, 0, P | RW, 3); /* PML4 entry 1 -> 1 GiB page at PA 0 */
-	*pte(0x345678) = 0xaaaabbbbccccddddull;
+	memcpy(ram + 0x345678, &(uint64_t){ 0xaaaabbbbccccddddull }, 8); /* unaligned */
 	vec = ACC64(c, &s, rd64, 0x8000345678ull, &err);
 	CHECK(vec == 6 && s.gpr[R_RAX] == 0xaaaabbbbccccddddull && (*e1g & A), "paging64: read through a 1 GiB page");
 	s.rip = CODE;
