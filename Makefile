@@ -41,13 +41,12 @@ $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# Archives are built aside and renamed, so a concurrent link never sees a half-written one.
 $(CPU_LIB): $(CPU_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+	@rm -f $@.$$$$ && ar rcs $@.$$$$ $^ && mv $@.$$$$ $@
 
 $(VM_LIB): $(VM_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+	@rm -f $@.$$$$ && ar rcs $@.$$$$ $^ && mv $@.$$$$ $@
 
 $(SOFTVM): $(CLI_OBJ) $(VM_LIB) $(CPU_LIB)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)

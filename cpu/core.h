@@ -240,6 +240,7 @@ struct cpu {
 	struct code_cache *cc;
 	struct cpu_bus bus;
 	uint64_t icount;
+	int64_t tsc_offset; /* guest TSC = host ticks + offset (cpuid.c) */
 	FILE *trace;
 
 	/* x87 internals live in struct cpu_fxstate s.fx; the stack top is in fsw bits 11..13. */

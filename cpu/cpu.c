@@ -10,6 +10,7 @@
 #include "core.h"
 #include "decode.h"
 #include "exec.h"
+#include "system.h"
 
 void cpu_mode_changed(struct cpu *c)
 {
@@ -79,6 +80,7 @@ void cpu_reset(struct cpu *c)
 	s->fx.mxcsr_mask = 0xffff;
 
 	c->lf.op = LF_NONE;
+	cpu_tsc_write(c, 0); /* the TSC restarts at 0 on reset */
 	c->halted = 0;
 	c->intr_shadow = 0;
 	c->nmi_blocked = 0;
@@ -89,6 +91,29 @@ void cpu_reset(struct cpu *c)
 	cpu_mode_changed(c);
 }
 
+static uint8_t *no_ram(void *opaque, uint64_t gpa, bool write)
+{
+	return NULL;
+}
+
+static uint64_t no_mmio_read(void *opaque, uint64_t gpa, unsigned size)
+{
+	return ~0ull >> (64 - 8 * size);
+}
+
+static void no_mmio_write(void *opaque, uint64_t gpa, unsigned size, uint64_t val)
+{
+}
+
+static uint32_t no_io_in(void *opaque, uint16_t port, unsigned size)
+{
+	return ~0u >> (32 - 8 * size);
+}
+
+static void no_io_out(void *opaque, uint16_t port, unsigned size, uint32_t val)
+{
+}
+
 struct cpu *cpu_create(const struct cpu_bus *bus)
 {
 	decode_init();
@@ -97,6 +122,17 @@ struct cpu *cpu_create(const struct cpu_bus *bus)
 		return NULL;
 	memset(c, 0, sizeof(*c));
 	c->bus = *bus;
+	/* Every callback is callable: missing ones behave like an empty bus. */
+	if (!c->bus.ram_ptr)
+		c->bus.ram_ptr = no_ram;
+	if (!c->bus.mmio_read)
+		c->bus.mmio_read = no_mmio_read;
+	if (!c->bus.mmio_write)
+		c->bus.mmio_write = no_mmio_write;
+	if (!c->bus.io_in)
+		c->bus.io_in = no_io_in;
+	if (!c->bus.io_out)
+		c->bus.io_out = no_io_out;
 	c->cc = code_cache_create();
 	if (!c->cc) {
 		free(c);
@@ -117,6 +153,7 @@ void cpu_destroy(struct cpu *c)
 void cpu_get_state(struct cpu *c, struct cpu_state *s)
 {
 	flags_get(c);
+	c->s.tsc = cpu_rdtsc(c);
 	*s = c->s;
 	s->rflags |= 2;
 }
@@ -126,6 +163,7 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *s)
 	c->s = *s;
 	c->s.rflags = (c->s.rflags | 2) & 0x3f7fd7ull; /* reserved bits read as 0, bit 1 as 1 */
 	c->lf.op = LF_NONE;
+	cpu_tsc_write(c, s->tsc);
 	c->halted = 0;
 	tlb_flush_all(c);
 	/* Callers set state after loading memory (boot loaders, tests, snapshots): drop cached code. */

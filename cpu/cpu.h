@@ -76,6 +76,7 @@ struct cpu_state {
 	uint64_t efer;
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t tsc;      /* time-stamp counter when read; loading the state sets it */
 	uint64_t tsc_aux, pat, apic_base, misc_enable;
 	uint64_t mtrr_def_type, mtrr_fixed[11], mtrr_var[16]; /* var: base/mask pairs */
 	struct cpu_fxstate fx;
@@ -153,6 +154,10 @@ bool cpu_halted(struct cpu *c);
 void cpu_notify_phys_write(struct cpu *c, uint64_t gpa, uint64_t len);
 /* The bus mapping changed: drop every cached translation. */
 void cpu_flush_tlb(struct cpu *c);
+
+/* The guest's time-stamp counter now, and its fixed frequency (it follows the host clock). */
+uint64_t cpu_read_tsc(struct cpu *c);
+uint64_t cpu_tsc_hz(void);
 
 /* Instructions executed since creation. */
 uint64_t cpu_icount(struct cpu *c);

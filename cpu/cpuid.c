@@ -174,16 +174,8 @@ void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 }
 
 /* ---- time-stamp counter ----
- * struct cpu has no field for the offset a WRMSR to IA32_TSC leaves behind, so it lives in this
- * small table, keyed by the CPU's address (a CPU never written reads plain host time). Slots are
- * never released: a CPU created later at the same address inherits the offset. To be replaced by
- * a field in struct cpu. */
-#define TSC_SLOTS 64
-static struct {
-	struct cpu *owner;
-	int64_t offset;
-} tsc_slots[TSC_SLOTS];
-
+ * The TSC follows the host's monotonic clock at SYS_TSC_HZ; a WRMSR to IA32_TSC (or a state load)
+ * moves c->tsc_offset. */
 static uint64_t host_ticks(void)
 {
 	struct timespec ts;
@@ -192,33 +184,22 @@ static uint64_t host_ticks(void)
 	return (uint64_t)(ns * SYS_TSC_HZ / 1000000000u);
 }
 
-static int tsc_slot(struct cpu *c, bool create)
-{
-	for (int k = 0; k < TSC_SLOTS; k++)
-		if (__atomic_load_n(&tsc_slots[k].owner, __ATOMIC_ACQUIRE) == c)
-			return k;
-	if (!create)
-		return -1;
-	for (int k = 0; k < TSC_SLOTS; k++) {
-		struct cpu *none = NULL;
-		if (__atomic_compare_exchange_n(&tsc_slots[k].owner, &none, c, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			return k;
-	}
-	return -1;
-}
-
 uint64_t cpu_rdtsc(struct cpu *c)
 {
-	int k = tsc_slot(c, false);
-	int64_t off = k >= 0 ? __atomic_load_n(&tsc_slots[k].offset, __ATOMIC_RELAXED) : 0;
-	return host_ticks() + (uint64_t)off;
+	return host_ticks() + (uint64_t)c->tsc_offset;
 }
 
 void cpu_tsc_write(struct cpu *c, uint64_t value)
 {
-	int k = tsc_slot(c, true);
-	if (k < 0)
-		return; /* more than TSC_SLOTS CPUs wrote their TSC: this one keeps host time */
-	__atomic_store_n(&tsc_slots[k].offset, (int64_t)(value - host_ticks()), __ATOMIC_RELAXED);
+	c->tsc_offset = (int64_t)(value - host_ticks());
+}
+
+uint64_t cpu_read_tsc(struct cpu *c)
+{
+	return cpu_rdtsc(c);
+}
+
+uint64_t cpu_tsc_hz(void)
+{
+	return SYS_TSC_HZ;
 }

@@ -158,7 +158,7 @@ static uint32_t walk(struct cpu *c, uint64_t la, enum acc acc, bool user, struct
 			uint64_t pdpte = phys_read(c, pdpte_addr, 8);
 			if (!(pdpte & 1))
 				return err_base;
-			if (pdpte & (rsvd_hi | 0x1e6))
+			if (pdpte & (rsvd_hi | 0x1e6 | (1ull << 63))) /* PDPTE bit 63 is reserved even with NXE */
 				return err_base | PF_P | PF_RSVD;
 			table = pdpte & PHYS_MASK;
 			level = 2;
