@@ -236,6 +236,7 @@ struct cpu {
 	} sc[6];
 
 	struct tlb_entry tlb[2][TLB_SIZE]; /* [0] supervisor, [1] user (CPL 3) */
+	uint64_t tlb_gen; /* bumped by every TLB flush: cached code lookups keyed on it go stale */
 
 	struct code_cache *cc;
 	struct cpu_bus bus;
@@ -312,8 +313,12 @@ static inline void gpr_set(struct cpu *c, unsigned reg, unsigned size, uint64_t 
  * Every guest access goes through these. seg is S_ES..S_GS; off is the effective address (already
  * masked to the address size). They apply segmentation, paging, permission checks and raise the
  * right fault. size is 1, 2, 4, 8 (or 10/16 for mem_read_buf/mem_write_buf). */
-uint64_t mem_read(struct cpu *c, unsigned seg, uint64_t off, unsigned size);
-void mem_write(struct cpu *c, unsigned seg, uint64_t off, unsigned size, uint64_t val);
+static inline uint64_t mem_read(struct cpu *c, unsigned seg, uint64_t off, unsigned size);
+static inline void mem_write(struct cpu *c, unsigned seg, uint64_t off, unsigned size, uint64_t val);
+/* The full paths (segment checks, TLB miss, MMIO, page crossing): the inline versions below
+ * only handle a TLB hit in 64-bit mode. */
+uint64_t mem_read_slow(struct cpu *c, unsigned seg, uint64_t off, unsigned size);
+void mem_write_slow(struct cpu *c, unsigned seg, uint64_t off, unsigned size, uint64_t val);
 void mem_read_buf(struct cpu *c, unsigned seg, uint64_t off, void *buf, unsigned size);
 void mem_write_buf(struct cpu *c, unsigned seg, uint64_t off, const void *buf, unsigned size);
 /* Checks that a write of size bytes at seg:off would succeed (for instructions that must not
@@ -335,6 +340,51 @@ void seg_cache_update(struct cpu *c, unsigned sreg);
 /* Host pointer to the start of the code page holding linear address la (instruction fetch,
  * with permission checks and #PF), its guest-physical address in *paddr; NULL if not RAM. */
 const uint8_t *mmu_fetch_page(struct cpu *c, uint64_t la, uint64_t *paddr);
+
+static inline uint64_t load_host(const uint8_t *p, unsigned size)
+{
+	switch (size) {
+	case 1: return *p;
+	case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+	case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+	default: { uint64_t v; memcpy(&v, p, 8); return v; }
+	}
+}
+
+static inline void store_host(uint8_t *p, unsigned size, uint64_t v)
+{
+	switch (size) {
+	case 1: *p = (uint8_t)v; break;
+	case 2: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
+	case 4: { uint32_t x = (uint32_t)v; memcpy(p, &x, 4); break; }
+	default: memcpy(p, &v, 8); break;
+	}
+}
+
+/* The per-access fast path: 64-bit mode (no segment checks) and a TLB hit within one page. */
+static inline uint64_t mem_read(struct cpu *c, unsigned seg, uint64_t off, unsigned size)
+{
+	if (likely(!c->seg_checks)) {
+		uint64_t la = c->sc[seg].base + off;
+		const struct tlb_entry *e = &c->tlb[c->cpl == 3][(la >> 12) & (TLB_SIZE - 1)];
+		if (likely(e->tag_r == (la & ~0xfffull) && (la & 0xfff) + size <= 0x1000))
+			return load_host((const uint8_t *)(uintptr_t)(la + e->addend), size);
+	}
+	return mem_read_slow(c, seg, off, size);
+}
+
+static inline void mem_write(struct cpu *c, unsigned seg, uint64_t off, unsigned size, uint64_t val)
+{
+	if (likely(!c->seg_checks)) {
+		uint64_t la = c->sc[seg].base + off;
+		const struct tlb_entry *e = &c->tlb[c->cpl == 3][(la >> 12) & (TLB_SIZE - 1)];
+		if (likely(e->tag_w == (la & ~0xfffull) && (la & 0xfff) + size <= 0x1000)) {
+			store_host((uint8_t *)(uintptr_t)(la + e->addend), size, val);
+			return;
+		}
+	}
+	mem_write_slow(c, seg, off, size, val);
+}
 
 /* Computes the effective address (offset within the segment) of the insn's memory operand. */
 static inline uint64_t insn_ea(struct cpu *c, const struct insn *i)

@@ -48,9 +48,20 @@ struct code_page {
 	struct code_page *next;
 };
 
+/* Direct-mapped cache from (linear RIP, mode, privilege) to block, so the common block-to-block
+ * step skips the TLB probe and the hash walk. Entries carry the TLB generation they were made
+ * under: any TLB flush (CR3, INVLPG, mode change) makes them all stale at once. */
+#define JC_BITS 12
+struct jc_entry {
+	uint64_t la;
+	uint64_t key;
+	struct block *b;
+};
+
 struct code_cache {
 	uint8_t *arena;
 	size_t used;
+	struct jc_entry jc[1u << JC_BITS];
 	struct block *hash[1u << BLOCK_HASH_BITS];
 	struct code_page *pages[1u << PAGE_HASH_BITS];
 };
@@ -94,6 +105,7 @@ void code_cache_flush(struct cpu *c)
 	cc->used = 0;
 	memset(cc->hash, 0, sizeof(cc->hash));
 	memset(cc->pages, 0, sizeof(cc->pages));
+	c->tlb_gen++; /* the jump cache points into the arena */
 	c->exit_block = 1;
 }
 
@@ -227,15 +239,30 @@ static inline uint64_t fetch_linear(struct cpu *c)
 static struct block *block_lookup(struct cpu *c)
 {
 	uint64_t la = fetch_linear(c), ppage;
+	unsigned mode = c->dec_mode;
+	uint64_t key = c->tlb_gen << 8 | mode << 1 | (c->cpl == 3);
+	struct jc_entry *j = &c->cc->jc[(la ^ (la >> JC_BITS)) & ((1u << JC_BITS) - 1)];
+	if (likely(j->la == la && j->key == key && j->b->valid))
+		return j->b;
+
 	const uint8_t *page = mmu_fetch_page(c, la, &ppage);
 	uint64_t paddr = ppage | (la & 0xfff);
-	unsigned mode = c->dec_mode;
-	for (struct block *b = c->cc->hash[block_hash(paddr, mode)]; b; b = b->hnext)
+	struct block *b;
+	for (b = c->cc->hash[block_hash(paddr, mode)]; b; b = b->hnext)
 		if (b->paddr == paddr && b->mode == mode)
-			return b;
-	if (!page)
-		return NULL; /* executing from MMIO: uncached */
-	return block_build(c, paddr, page, mode);
+			break;
+	if (!b) {
+		if (!page)
+			return NULL; /* executing from MMIO: uncached */
+		b = block_build(c, paddr, page, mode);
+		if (!b)
+			return NULL;
+		key = c->tlb_gen << 8 | mode << 1 | (c->cpl == 3); /* building may flush */
+	}
+	j->la = la;
+	j->key = key;
+	j->b = b;
+	return b;
 }
 
 /* Fetches the instruction at RIP byte-wise (page-crossing or MMIO code) and decodes it. */

@@ -250,10 +250,12 @@ static uint32_t walk(struct cpu *c, uint64_t la, enum acc acc, bool user, struct
 void tlb_flush_all(struct cpu *c)
 {
 	memset(c->tlb, 0xff, sizeof(c->tlb));
+	c->tlb_gen++;
 }
 
 void tlb_flush_nonglobal(struct cpu *c)
 {
+	c->tlb_gen++;
 	for (int u = 0; u < 2; u++)
 		for (unsigned k = 0; k < TLB_SIZE; k++)
 			if (c->tlb[u][k].global != 1)
@@ -262,6 +264,7 @@ void tlb_flush_nonglobal(struct cpu *c)
 
 void tlb_flush_page(struct cpu *c, uint64_t la)
 {
+	c->tlb_gen++;
 	uint64_t page = la & ~0xfffull;
 	for (int u = 0; u < 2; u++) {
 		for (unsigned k = 0; k < TLB_SIZE; k++) {
@@ -320,26 +323,6 @@ static struct tlb_entry *tlb_fill(struct cpu *c, uint64_t la, enum acc acc, bool
 static inline struct tlb_entry *tlb_entry_for(struct cpu *c, uint64_t la, bool user)
 {
 	return &c->tlb[user][(la >> 12) & (TLB_SIZE - 1)];
-}
-
-static inline uint64_t load_host(const uint8_t *p, unsigned size)
-{
-	switch (size) {
-	case 1: return *p;
-	case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
-	case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
-	default: { uint64_t v; memcpy(&v, p, 8); return v; }
-	}
-}
-
-static inline void store_host(uint8_t *p, unsigned size, uint64_t v)
-{
-	switch (size) {
-	case 1: *p = (uint8_t)v; break;
-	case 2: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
-	case 4: { uint32_t x = (uint32_t)v; memcpy(p, &x, 4); break; }
-	default: memcpy(p, &v, 8); break;
-	}
 }
 
 /* Read within one page. */
@@ -430,7 +413,7 @@ static inline void check_canonical(struct cpu *c, unsigned seg, uint64_t la)
 		cpu_raise(c, seg == S_SS ? EXC_SS : EXC_GP, 0);
 }
 
-uint64_t mem_read(struct cpu *c, unsigned seg, uint64_t off, unsigned size)
+uint64_t mem_read_slow(struct cpu *c, unsigned seg, uint64_t off, unsigned size)
 {
 	uint64_t la = seg_linear(c, seg, off, size, false);
 	bool user = c->cpl == 3;
@@ -442,7 +425,7 @@ uint64_t mem_read(struct cpu *c, unsigned seg, uint64_t off, unsigned size)
 	return lin_read_slow(c, la, size, user);
 }
 
-void mem_write(struct cpu *c, unsigned seg, uint64_t off, unsigned size, uint64_t val)
+void mem_write_slow(struct cpu *c, unsigned seg, uint64_t off, unsigned size, uint64_t val)
 {
 	uint64_t la = seg_linear(c, seg, off, size, true);
 	bool user = c->cpl == 3;
