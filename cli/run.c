@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "boot/multiboot.h"
 #include "cli/cli.h"
 #include "machine/pc.h"
 
@@ -25,8 +26,11 @@ static void run_usage(FILE *f)
 		"Boots a virtual machine. With no --kernel, boots the default guest built by\n"
 		"scripts/guest-image.sh (Debian's kernel and a busybox initramfs, in guest/).\n\n"
 		"options:\n"
-		"  -k, --kernel FILE      Linux bzImage to boot\n"
-		"  -i, --initrd FILE      initial ramdisk\n"
+		"  -k, --kernel FILE      Linux bzImage or Multiboot kernel to boot (a Multiboot\n"
+		"                         header in the first 8 KiB selects Multiboot)\n"
+		"  -i, --initrd FILE      initial ramdisk; for a Multiboot kernel, the modules:\n"
+		"                         FILE[ ARGS][,FILE[ ARGS]...] (each module's string is\n"
+		"                         its entry; the kernel's command line starts with its path)\n"
 		"  -a, --append TEXT      kernel command line (default: \"%s\")\n"
 		"  -m, --memory SIZE      guest RAM, e.g. 512M or 2G (default 512M)\n"
 		"      --console WHERE    serial console: stdio (default), file:PATH, or none\n"
@@ -164,13 +168,16 @@ int cli_run(int argc, char **argv)
 		if (!cfg.initrd)
 			cfg.initrd = ipath;
 	}
-	if (!cfg.append)
-		cfg.append = DEFAULT_APPEND;
 	if (access(cfg.kernel, R_OK) != 0) {
 		fprintf(stderr, "softvm run: --kernel %s: %s\n", cfg.kernel, strerror(errno));
 		return 2;
 	}
-	if (cfg.initrd && access(cfg.initrd, R_OK) != 0) {
+	/* A Multiboot kernel gets no Linux console options, and its --initrd is a module list
+	 * whose files the loader checks one by one. */
+	bool multiboot = multiboot_detect(cfg.kernel);
+	if (!cfg.append && !multiboot)
+		cfg.append = DEFAULT_APPEND;
+	if (cfg.initrd && !multiboot && access(cfg.initrd, R_OK) != 0) {
 		fprintf(stderr, "softvm run: --initrd %s: %s\n", cfg.initrd, strerror(errno));
 		return 2;
 	}

@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "boot/linux.h"
+#include "boot/multiboot.h"
 #include "cpu/cpu.h"
+#include "dev/fw_cfg.h"
 #include "dev/pic.h"
 #include "dev/pit.h"
 #include "dev/uart.h"
@@ -40,6 +42,7 @@ struct pc {
 	struct pic pic;
 	struct pit pit;
 	struct uart com1;
+	struct fw_cfg fw_cfg;
 
 	struct e820_entry e820[E820_MAX];
 	unsigned e820_count;
@@ -221,10 +224,49 @@ static int load_kernel(struct pc *pc, char *err, size_t errlen)
 		.e820_count = pc->e820_count,
 		.host_unpack = !pc->cfg.no_host_unpack,
 	};
-	if (linux_load(&pc->ram, &b, &s, err, errlen) < 0)
+	if (multiboot_detect(pc->cfg.kernel)) {
+		/* Multiboot first (its header decides); --initrd is then the module list. */
+		struct multiboot_boot mb = {
+			.kernel_path = pc->cfg.kernel,
+			.modules = pc->cfg.initrd,
+			.cmdline = pc->cfg.append,
+			.e820 = pc->e820,
+			.e820_count = pc->e820_count,
+		};
+		if (multiboot_load(&pc->ram, &mb, &s, err, errlen) < 0)
+			return -1;
+	} else if (linux_load(&pc->ram, &b, &s, err, errlen) < 0) {
 		return -1;
+	}
 	cpu_set_state(pc->cpu, &s);
 	return 0;
+}
+
+static void fw_cfg_dma_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct pc *pc = opaque;
+	cpu_notify_phys_write(pc->cpu, gpa, len);
+}
+
+/* fw_cfg items as QEMU's PC machine sets them (one CPU). */
+static int fw_cfg_setup(struct pc *pc)
+{
+	struct fw_cfg *f = &pc->fw_cfg;
+	int r = fw_cfg_init(f, &pc->pio, &pc->ram);
+	if (r)
+		return r;
+	f->dma_written = fw_cfg_dma_written;
+	f->opaque = pc;
+	r = fw_cfg_add_i64(f, FW_CFG_RAM_SIZE, pc->ram.size);
+	if (!r)
+		r = fw_cfg_add_i16(f, FW_CFG_NB_CPUS, 1);
+	if (!r)
+		r = fw_cfg_add_i16(f, FW_CFG_MAX_CPUS, 1);
+	if (!r)
+		r = fw_cfg_add_i16(f, FW_CFG_NOGRAPHIC, 1);
+	if (r >= 0)
+		r = fw_cfg_add_file(f, "etc/e820", pc->e820, pc->e820_count * sizeof(struct e820_entry));
+	return r < 0 ? r : 0;
 }
 
 struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
@@ -269,6 +311,8 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 		r = uart_init(&pc->com1, &pc->pio, 0x3f8, isa_irq(pc, 4), &be);
 	if (!r && cfg->debug_exit)
 		r = iobus_register(&pc->pio, 0xf4, 1, &debug_exit_ops, pc, "debug-exit");
+	if (!r)
+		r = fw_cfg_setup(pc);
 	if (r) {
 		snprintf(err, errlen, "device setup failed: %s", strerror(-r));
 		pc_destroy(pc);
@@ -286,6 +330,7 @@ void pc_destroy(struct pc *pc)
 	if (!pc)
 		return;
 	cpu_destroy(pc->cpu);
+	fw_cfg_free(&pc->fw_cfg);
 	ram_free(&pc->ram);
 	free(pc);
 }
@@ -306,6 +351,7 @@ static void pc_reset(struct pc *pc)
 	pic_reset(&pc->pic);
 	pit_reset(&pc->pit);
 	uart_reset(&pc->com1);
+	fw_cfg_reset(&pc->fw_cfg);
 	if (load_kernel(pc, err, sizeof(err)) < 0) {
 		fprintf(stderr, "softvm: reset failed: %s\n", err);
 		pc_request_exit(pc, 1);
