@@ -162,6 +162,7 @@ struct segment {
 struct image {
 	struct segment seg[MAX_SEGMENTS];
 	unsigned nseg;
+	bool aout; /* one range from the header's address fields */
 	uint64_t entry, start, end;
 };
 
@@ -179,9 +180,13 @@ static int check_segments(const struct guest_ram *ram, const struct multiboot_bo
 		if (s->offset > flen || s->filesz > flen - s->offset)
 			return fail(err, errlen, "%s: segment %u (file offset 0x%llx, 0x%llx bytes) runs past the end of the file",
 				    path, k, (unsigned long long)s->offset, (unsigned long long)s->filesz);
-		if (s->paddr >= FOUR_GIB || s->memsz > FOUR_GIB - s->paddr || !in_ram(ram, b, s->paddr, s->memsz))
-			return fail(err, errlen, "%s: segment %u at 0x%llx-0x%llx is not in guest RAM", path, k,
+		if (s->paddr >= FOUR_GIB || s->memsz > FOUR_GIB - s->paddr || !in_ram(ram, b, s->paddr, s->memsz)) {
+			if (im->aout)
+				return fail(err, errlen, "%s: Multiboot image at 0x%llx-0x%llx (load_addr to bss_end_addr) is not in guest RAM",
+					    path, (unsigned long long)s->paddr, (unsigned long long)(s->paddr + s->memsz));
+			return fail(err, errlen, "%s: ELF segment %u at 0x%llx-0x%llx is not in guest RAM", path, k,
 				    (unsigned long long)s->paddr, (unsigned long long)(s->paddr + s->memsz));
+		}
 		for (unsigned j = 0; j < k; j++) {
 			const struct segment *o = &im->seg[j];
 			if (s->paddr < o->paddr + o->memsz && o->paddr < s->paddr + s->memsz)
@@ -309,6 +314,7 @@ static int parse_aout(const struct multiboot_header *h, size_t len, const struct
 		return fail(err, errlen, "%s: Multiboot entry_addr 0x%x is outside the image at 0x%llx-0x%llx", path,
 			    h->entry_addr, (unsigned long long)load, (unsigned long long)bss_end);
 	im->nseg = 1;
+	im->aout = true;
 	im->seg[0] = (struct segment){ file_off, load_end - load, load, load, bss_end - load };
 	im->entry = h->entry_addr;
 	return 0;
@@ -492,9 +498,12 @@ int multiboot_load(struct guest_ram *ram, const struct multiboot_boot *b, struct
 	if (parse_modules(b->modules, mods, &nmods, err, errlen) < 0)
 		goto out;
 	for (unsigned i = 0; i < nmods; i++) {
-		mods[i].data = load_file(mods[i].path, ram->size, &mods[i].len, err, errlen);
-		if (!mods[i].data)
+		char why[256];
+		mods[i].data = load_file(mods[i].path, ram->size, &mods[i].len, why, sizeof(why));
+		if (!mods[i].data) {
+			fail(err, errlen, "Multiboot module %s", why);
 			goto out;
+		}
 	}
 	const char *append = b->cmdline ? b->cmdline : "";
 	size_t cl = strlen(path) + strlen(append) + 2;
