@@ -22,6 +22,8 @@
 #include "boot/multiboot.h"
 #include "cpu/cpu.h"
 #include "dev/fw_cfg.h"
+#include "dev/ioapic.h"
+#include "dev/lapic.h"
 #include "dev/pic.h"
 #include "dev/pit.h"
 #include "dev/uart.h"
@@ -40,6 +42,8 @@ struct pc {
 	struct timer_list timers;
 	struct cpu *cpu;
 	struct pic pic;
+	struct lapic lapic;
+	struct ioapic ioapic;
 	struct pit pit;
 	struct uart com1;
 	struct fw_cfg fw_cfg;
@@ -86,29 +90,110 @@ static void bus_io_out(void *opaque, uint16_t port, unsigned size, uint32_t val)
 	iobus_write(&pc->pio, port, size, val);
 }
 
+/* INTA goes to the local APIC; it asks the 8259 for ExtINT vectors (or passes INTA straight
+ * through when IA32_APIC_BASE.EN is clear). */
 static int bus_intr_ack(void *opaque)
 {
 	struct pc *pc = opaque;
-	if (!pic_has_intr(&pc->pic))
-		return -1;
-	return pic_ack(&pc->pic);
+	return lapic_intr_ack(&pc->lapic);
 }
+
+/* MSRs the CPU leaves to the machine: IA32_TSC_DEADLINE lives in the local APIC. */
+static bool bus_msr_read(void *opaque, uint32_t msr, uint64_t *val)
+{
+	struct pc *pc = opaque;
+	if (msr != MSR_IA32_TSC_DEADLINE)
+		return false;
+	*val = lapic_read_tsc_deadline(&pc->lapic);
+	return true;
+}
+
+static bool bus_msr_write(void *opaque, uint32_t msr, uint64_t val)
+{
+	struct pc *pc = opaque;
+	if (msr != MSR_IA32_TSC_DEADLINE)
+		return false;
+	lapic_write_tsc_deadline(&pc->lapic, val);
+	return true;
+}
+
 
 /* ---- interrupt wiring ---- */
 
+/* The 8259's INTR output feeds the local APIC's LINT0 and IOAPIC pin 0 (as on ICH chipsets). */
 static void pic_intr_changed(void *opaque, bool level)
+{
+	struct pc *pc = opaque;
+	lapic_set_lint(&pc->lapic, 0, level);
+	ioapic_set_irq(&pc->ioapic, 0, level);
+}
+
+static void lapic_intr_changed(void *opaque, bool level)
 {
 	struct pc *pc = opaque;
 	if (pc->cpu)
 		cpu_set_intr(pc->cpu, level);
 }
 
-/* ISA interrupt line -> PIC (the IOAPIC joins here when present). */
+static void lapic_nmi(void *opaque)
+{
+	struct pc *pc = opaque;
+	if (pc->cpu)
+		cpu_nmi(pc->cpu);
+}
+
+static int lapic_extint_ack(void *opaque)
+{
+	struct pc *pc = opaque;
+	return pic_ack(&pc->pic);
+}
+
+static void lapic_eoi_broadcast(void *opaque, uint8_t vector)
+{
+	struct pc *pc = opaque;
+	ioapic_eoi(&pc->ioapic, vector);
+}
+
+static uint64_t lapic_tsc(void *opaque)
+{
+	struct pc *pc = opaque;
+	return pc->cpu ? cpu_read_tsc(pc->cpu) : 0;
+}
+
+/* The APIC bus: one processor. */
+static void apic_bus_deliver(void *opaque, const struct apic_msg *m)
+{
+	struct pc *pc = opaque;
+	lapic_deliver(&pc->lapic, m);
+}
+
+/* IA32_APIC_BASE lives in the CPU's state: the machine follows it between CPU slices. */
+static void sync_apic_base(struct pc *pc)
+{
+	struct cpu_state s;
+	cpu_get_state(pc->cpu, &s);
+	if (s.apic_base != pc->lapic.apic_base)
+		lapic_set_base(&pc->lapic, s.apic_base);
+}
+
+/* What the BIOS leaves in the interrupt controllers when it starts the kernel: the local APIC
+ * enabled at IA32_APIC_BASE with the 8259 connected through LINT0 (virtual-wire mode). */
+static void apic_firmware_setup(struct pc *pc)
+{
+	sync_apic_base(pc);
+	lapic_bios_init(&pc->lapic);
+}
+
+/* ISA interrupt line -> PIC and IOAPIC. IRQ 0 reaches IOAPIC pin 2 (the MADT's interrupt source
+ * override says so); pin 0 is the 8259's INTR. */
 static void isa_set_irq(void *ctx, unsigned line, int level)
 {
 	struct pc *pc = ctx;
 	pic_set_irq(&pc->pic, line, level);
+	if (line != 2)
+		ioapic_set_irq(&pc->ioapic, line == 0 ? 2 : line, level);
 }
+
 
 static struct irq isa_irq(struct pc *pc, unsigned line)
 {
@@ -294,6 +379,8 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 		.io_in = bus_io_in,
 		.io_out = bus_io_out,
 		.intr_ack = bus_intr_ack,
+		.msr_read = bus_msr_read,
+		.msr_write = bus_msr_write,
 	};
 	pc->cpu = cpu_create(&bus);
 	if (!pc->cpu) {
@@ -304,7 +391,21 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 	cpu_set_trace(pc->cpu, cfg->trace);
 
 	struct uart_backend be = { console_tx, pc };
-	r = pic_init(&pc->pic, &pc->pio, pic_intr_changed, pc);
+	struct lapic_callbacks lcb = {
+		.opaque = pc,
+		.intr_changed = lapic_intr_changed,
+		.nmi = lapic_nmi,
+		.extint_ack = lapic_extint_ack,
+		.eoi_broadcast = lapic_eoi_broadcast,
+		.tsc = lapic_tsc,
+		.tsc_hz = cpu_tsc_hz(),
+	};
+	r = lapic_init(&pc->lapic, &pc->mmio, &pc->timers, &lcb, clock_ns,
+		       LAPIC_DEFAULT_BASE | APIC_BASE_ENABLE | APIC_BASE_BSP);
+	if (!r)
+		r = ioapic_init(&pc->ioapic, &pc->mmio, IOAPIC_DEFAULT_BASE, apic_bus_deliver, pc);
+	if (!r)
+		r = pic_init(&pc->pic, &pc->pio, pic_intr_changed, pc);
 	if (!r)
 		r = pit_init(&pc->pit, &pc->pio, &pc->timers, isa_irq(pc, 0), clock_ns);
 	if (!r)
@@ -322,6 +423,7 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 		pc_destroy(pc);
 		return NULL;
 	}
+	apic_firmware_setup(pc);
 	return pc;
 }
 
@@ -352,10 +454,13 @@ static void pc_reset(struct pc *pc)
 	pit_reset(&pc->pit);
 	uart_reset(&pc->com1);
 	fw_cfg_reset(&pc->fw_cfg);
+	lapic_reset(&pc->lapic);
+	ioapic_reset(&pc->ioapic);
 	if (load_kernel(pc, err, sizeof(err)) < 0) {
 		fprintf(stderr, "softvm: reset failed: %s\n", err);
 		pc_request_exit(pc, 1);
 	}
+	apic_firmware_setup(pc);
 }
 
 /* Sleeps until the next timer deadline or console input. */
@@ -375,6 +480,7 @@ int pc_run(struct pc *pc)
 {
 	while (!pc->exit_requested) {
 		enum cpu_exit r = cpu_run(pc->cpu, SLICE_INSNS);
+		sync_apic_base(pc);
 		uint64_t now = clock_ns();
 		timers_run(&pc->timers, now);
 		if (now - pc->last_console_poll >= CONSOLE_POLL_NS || r == CPU_EXIT_HLT) {
