@@ -596,11 +596,12 @@ static const char *source_dir(void)
 static void test_end_to_end(void)
 {
 	const char *src = source_dir();
-	char cmd[4096];
+	static char cmd[20000];
 	snprintf(cmd, sizeof(cmd),
-		 "as --32 -o %1$s/k.o %2$s/mb_kernel.S && ld -m elf_i386 --no-warn-rwx-segments -T %2$s/mb_kernel.ld -o %1$s/mbk.elf %1$s/k.o && "
-		 "as --32 --defsym AOUT=1 -o %1$s/ka.o %2$s/mb_kernel.S && "
-		 "ld -m elf_i386 --no-warn-rwx-segments -T %2$s/mb_kernel.ld --oformat binary -o %1$s/mbk.bin %1$s/ka.o",
+		 "as --32 -o %1$s/k.o '%2$s/mb_kernel.S' && "
+		 "ld -m elf_i386 --no-warn-rwx-segments -T '%2$s/mb_kernel.ld' -o %1$s/mbk.elf %1$s/k.o && "
+		 "as --32 --defsym AOUT=1 -o %1$s/ka.o '%2$s/mb_kernel.S' && "
+		 "ld -m elf_i386 --no-warn-rwx-segments -T '%2$s/mb_kernel.ld' --oformat binary -o %1$s/mbk.bin %1$s/ka.o",
 		 dir, src);
 	int r = system(cmd);
 	CHECK(r == 0, "test kernel assembled with as --32 / ld -m elf_i386 from %s", src);
