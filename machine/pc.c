@@ -22,8 +22,10 @@
 #include "boot/multiboot.h"
 #include "cpu/cpu.h"
 #include "dev/fw_cfg.h"
+#include "dev/hpet.h"
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
+#include "dev/pci.h"
 #include "dev/pic.h"
 #include "dev/pit.h"
 #include "dev/uart.h"
@@ -47,6 +49,10 @@ struct pc {
 	struct pit pit;
 	struct uart com1;
 	struct fw_cfg fw_cfg;
+	struct pci_bus pci;
+	struct pci_device pci_host, pci_isa;
+	struct hpet hpet;
+	bool hpet_legacy; /* HPET legacy replacement route: the PIT is cut off IRQ0 */
 
 	struct e820_entry e820[E820_MAX];
 	unsigned e820_count;
@@ -198,6 +204,36 @@ static void isa_set_irq(void *ctx, unsigned line, int level)
 static struct irq isa_irq(struct pc *pc, unsigned line)
 {
 	return (struct irq){ isa_set_irq, pc, line };
+}
+
+/* The PIT's OUT0 reaches IRQ0 only while the HPET's legacy replacement route does not own it
+ * (IA-PC HPET 1.0a §2.3.9.2.1). */
+static void pit_set_irq(void *ctx, unsigned line, int level)
+{
+	struct pc *pc = ctx;
+	if (!pc->hpet_legacy)
+		isa_set_irq(ctx, line, level);
+}
+
+static void hpet_legacy_changed(void *ctx, bool on)
+{
+	struct pc *pc = ctx;
+	pc->hpet_legacy = on;
+}
+
+/* IOAPIC inputs above the ISA range (HPET timers routed to 20-23). */
+static void gsi_set_irq(void *ctx, unsigned line, int level)
+{
+	struct pc *pc = ctx;
+	ioapic_set_irq(&pc->ioapic, line, level);
+}
+
+/* PIIX3 reset control register (0xcf9) with RCPU set. */
+static void pci_reset_request(void *ctx)
+{
+	struct pc *pc = ctx;
+	pc->reset_requested = true;
+	cpu_request_stop(pc->cpu);
 }
 
 /* ---- small devices ---- */
@@ -354,6 +390,32 @@ static int fw_cfg_setup(struct pc *pc)
 	return r < 0 ? r : 0;
 }
 
+/* PCI bus 0 with the i440FX host bridge at 00:00.0 and the PIIX3 ISA bridge at 00:01.0; the HPET. */
+static int chipset_setup(struct pc *pc)
+{
+	int r = pci_bus_init(&pc->pci, &pc->pio, &pc->mmio);
+	if (r)
+		return r;
+	pc->pci.reset_request = pci_reset_request;
+	pc->pci.ctx = pc;
+	pci_host_bridge_init(&pc->pci_host);
+	pci_isa_bridge_init(&pc->pci_isa);
+	r = pci_register_device(&pc->pci, PCI_DEVFN(0, 0), &pc->pci_host);
+	if (!r)
+		r = pci_register_device(&pc->pci, PCI_DEVFN(1, 0), &pc->pci_isa);
+	if (r)
+		return r;
+	struct hpet_wiring w = {
+		.legacy = { isa_irq(pc, 0), isa_irq(pc, 8) },
+		.route_cap = 0x00f00000,
+		.legacy_changed = hpet_legacy_changed,
+		.ctx = pc,
+	};
+	for (unsigned n = 20; n < 24; n++)
+		w.route[n] = (struct irq){ gsi_set_irq, pc, n };
+	return hpet_init(&pc->hpet, &pc->mmio, HPET_BASE, &pc->timers, &w, clock_ns);
+}
+
 struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 {
 	struct pc *pc = calloc(1, sizeof(*pc));
@@ -407,13 +469,15 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 	if (!r)
 		r = pic_init(&pc->pic, &pc->pio, pic_intr_changed, pc);
 	if (!r)
-		r = pit_init(&pc->pit, &pc->pio, &pc->timers, isa_irq(pc, 0), clock_ns);
+		r = pit_init(&pc->pit, &pc->pio, &pc->timers, (struct irq){ pit_set_irq, pc, 0 }, clock_ns);
 	if (!r)
 		r = uart_init(&pc->com1, &pc->pio, 0x3f8, isa_irq(pc, 4), &be);
 	if (!r && cfg->debug_exit)
 		r = iobus_register(&pc->pio, 0xf4, 1, &debug_exit_ops, pc, "debug-exit");
 	if (!r)
 		r = fw_cfg_setup(pc);
+	if (!r)
+		r = chipset_setup(pc);
 	if (r) {
 		snprintf(err, errlen, "device setup failed: %s", strerror(-r));
 		pc_destroy(pc);
@@ -454,6 +518,8 @@ static void pc_reset(struct pc *pc)
 	pit_reset(&pc->pit);
 	uart_reset(&pc->com1);
 	fw_cfg_reset(&pc->fw_cfg);
+	pci_bus_reset(&pc->pci);
+	hpet_reset(&pc->hpet);
 	lapic_reset(&pc->lapic);
 	ioapic_reset(&pc->ioapic);
 	if (load_kernel(pc, err, sizeof(err)) < 0) {
