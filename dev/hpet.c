@@ -118,12 +118,13 @@ static void update_irqs(struct hpet *h)
 			irq_set(line_irq(h, l), (want >> l) & 1);
 }
 
-/* The first main counter value after c at which timer t matches, or 0 if it never does. */
-static uint64_t next_match(const struct hpet_timer *t, uint64_t c)
+/* Ticks from main counter value c to the next value at which timer t matches (at least 1), or 0
+ * if it never does. Modular, so a counter the guest set near 2^64 wraps like the hardware's. */
+static uint64_t ticks_to_match(const struct hpet_timer *t, uint64_t c)
 {
 	if (is32(t))
-		return c + (uint32_t)((uint32_t)t->cmp - (uint32_t)c - 1u) + 1;
-	return t->cmp > c ? t->cmp : 0;
+		return (uint64_t)(uint32_t)((uint32_t)t->cmp - (uint32_t)c - 1u) + 1;
+	return t->cmp > c ? t->cmp - c : 0;
 }
 
 static void arm(struct hpet_timer *t)
@@ -136,11 +137,11 @@ static void arm(struct hpet_timer *t)
 	if (!enabled(h) || !(t->config & (TN_INT_ENB | TN_TYPE_PERIODIC | TN_INT_TYPE_LEVEL)))
 		return;
 	uint64_t c = hpet_counter(h);
-	uint64_t m = next_match(t, c);
-	if (!m || m - h->counter_base > MAX_ARM_TICKS)
+	uint64_t d = ticks_to_match(t, c);
+	if (!d || d > MAX_ARM_TICKS)
 		return;
-	t->armed_match = m;
-	timer_mod(h->timers, &t->timer, h->start_ns + ticks_to_ns(m - h->counter_base));
+	t->armed_match = c + d;
+	timer_mod(h->timers, &t->timer, h->start_ns + ticks_to_ns(t->armed_match - h->counter_base));
 }
 
 static void arm_all(struct hpet *h)
@@ -157,7 +158,7 @@ static void timer_fired(void *opaque)
 	uint64_t c = hpet_counter(h);
 	if (!enabled(h))
 		return;
-	if (c < t->armed_match) { /* early (the clock disagrees with our rounding): wait on */
+	if ((int64_t)(c - t->armed_match) < 0) { /* early (the clock disagrees with our rounding): wait on */
 		arm(t);
 		return;
 	}
@@ -191,8 +192,10 @@ static uint64_t read_reg(struct hpet *h, unsigned reg)
 {
 	switch (reg) {
 	case HPET_GCAP_ID:
-		return HPET_PERIOD_FS << 32 | HPET_CAP_VENDOR_INTEL << 16 | HPET_CAP_LEG_RT | HPET_CAP_COUNT_SIZE |
-		       (uint64_t)(HPET_NUM_TIMERS - 1) << 8 | HPET_CAP_REV_ID;
+		_Static_assert(HPET_BLOCK_ID == (HPET_CAP_VENDOR_INTEL << 16 | HPET_CAP_LEG_RT | HPET_CAP_COUNT_SIZE |
+						 (HPET_NUM_TIMERS - 1) << 8 | HPET_CAP_REV_ID),
+			       "HPET_BLOCK_ID matches the capabilities");
+		return HPET_PERIOD_FS << 32 | HPET_BLOCK_ID;
 	case HPET_GEN_CONF: return h->config;
 	case HPET_GINTR_STA: return h->isr;
 	case HPET_MAIN_CNT: return hpet_counter(h);

@@ -16,6 +16,9 @@
 #define HPET_NUM_TIMERS 3
 #define HPET_PERIOD_FS 100000000ull /* 10 MHz */
 #define HPET_NUM_ROUTES 32          /* Tn_INT_ROUTE_CNF is 5 bits: IOAPIC inputs 0-31 */
+/* GCAP_ID bits 31:0 (vendor 8086, legacy route capable, 64-bit, 3 timers, revision 1): the ACPI
+ * HPET table's event timer block ID (HPET 1.0a §3.2.4). */
+#define HPET_BLOCK_ID 0x8086a201u
 
 struct hpet_timer {
 	uint64_t config;   /* Tn_CONF_CAP: capability bits are fixed, configuration bits written */

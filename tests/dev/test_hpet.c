@@ -201,6 +201,16 @@ int main(void)
 	run_until(0x110 * 100);
 	CHECK(rises[2 + 23] == 1, "32-bit: matches low 32 bits after the counter wraps them");
 	CHECK(timers_next(&timers) == fake_now + (1ull << 32) * 100, "32-bit one-shot rearms 2^32 ticks later");
+	/* the main counter itself wrapping at 2^64 */
+	setup();
+	wr(MAIN_CNT, ~0ull - 0xff);
+	wr(TN_CONF(2), ENB | MODE32 | ROUTE(23));
+	wr(TN_CMP(2), 0x10);
+	wr(GEN_CONF, 1);
+	run_until(0x10f * 100);
+	CHECK(rises[2 + 23] == 0 && rd(MAIN_CNT) == 0xf, "64-bit counter wraps to 0");
+	run_until(0x110 * 100);
+	CHECK(rises[2 + 23] == 1, "32-bit timer matches across the 64-bit wrap");
 	/* the same comparator in 64-bit mode: the counter passed 0x10 long ago */
 	setup();
 	wr(MAIN_CNT, 0xffffff00);
