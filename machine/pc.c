@@ -23,11 +23,14 @@
 #include "cpu/cpu.h"
 #include "dev/fw_cfg.h"
 #include "dev/hpet.h"
+#include "dev/i8042.h"
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
 #include "dev/pci.h"
 #include "dev/pic.h"
 #include "dev/pit.h"
+#include "dev/port92.h"
+#include "dev/rtc.h"
 #include "dev/uart.h"
 #include "machine/iobus.h"
 #include "machine/pc.h"
@@ -48,6 +51,9 @@ struct pc {
 	struct ioapic ioapic;
 	struct pit pit;
 	struct uart com1;
+	struct rtc rtc;
+	struct i8042 i8042;
+	struct port92 port92;
 	struct fw_cfg fw_cfg;
 	struct pci_bus pci;
 	struct pci_device pci_host, pci_isa;
@@ -215,6 +221,14 @@ static void pit_set_irq(void *ctx, unsigned line, int level)
 		isa_set_irq(ctx, line, level);
 }
 
+/* Likewise the RTC is cut off IRQ8 under the legacy replacement route. */
+static void rtc_set_irq(void *ctx, unsigned line, int level)
+{
+	struct pc *pc = ctx;
+	if (!pc->hpet_legacy)
+		isa_set_irq(ctx, line, level);
+}
+
 static void hpet_legacy_changed(void *ctx, bool on)
 {
 	struct pc *pc = ctx;
@@ -234,6 +248,15 @@ static void pci_reset_request(void *ctx)
 	struct pc *pc = ctx;
 	pc->reset_requested = true;
 	cpu_request_stop(pc->cpu);
+}
+
+/* The i8042's reset line and port 0x92's fast reset: restart the guest. */
+static void pc_request_reset(void *ctx)
+{
+	struct pc *pc = ctx;
+	pc->reset_requested = true;
+	if (pc->cpu)
+		cpu_request_stop(pc->cpu);
 }
 
 /* ---- small devices ---- */
@@ -472,6 +495,19 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 		r = pit_init(&pc->pit, &pc->pio, &pc->timers, (struct irq){ pit_set_irq, pc, 0 }, clock_ns);
 	if (!r)
 		r = uart_init(&pc->com1, &pc->pio, 0x3f8, isa_irq(pc, 4), &be);
+	if (!r) {
+		struct rtc_config rc = {
+			.ram_below_4g = pc->ram.low_size,
+			.ram_above_4g = pc->ram.size - pc->ram.low_size,
+			.cpus = 1,
+			.ps2_mouse = true,
+		};
+		r = rtc_init(&pc->rtc, &pc->pio, &pc->timers, (struct irq){ rtc_set_irq, pc, 8 }, &rc);
+	}
+	if (!r)
+		r = i8042_init(&pc->i8042, &pc->pio, isa_irq(pc, 1), isa_irq(pc, 12), pc_request_reset, pc);
+	if (!r)
+		r = port92_init(&pc->port92, &pc->pio, pc_request_reset, pc);
 	if (!r && cfg->debug_exit)
 		r = iobus_register(&pc->pio, 0xf4, 1, &debug_exit_ops, pc, "debug-exit");
 	if (!r)
@@ -517,6 +553,9 @@ static void pc_reset(struct pc *pc)
 	pic_reset(&pc->pic);
 	pit_reset(&pc->pit);
 	uart_reset(&pc->com1);
+	rtc_reset(&pc->rtc);
+	i8042_reset(&pc->i8042);
+	port92_reset(&pc->port92);
 	fw_cfg_reset(&pc->fw_cfg);
 	pci_bus_reset(&pc->pci);
 	hpet_reset(&pc->hpet);
