@@ -21,6 +21,7 @@
 #include "boot/linux.h"
 #include "boot/multiboot.h"
 #include "cpu/cpu.h"
+#include "dev/acpi_pm.h"
 #include "dev/fw_cfg.h"
 #include "dev/hpet.h"
 #include "dev/i8042.h"
@@ -32,6 +33,7 @@
 #include "dev/port92.h"
 #include "dev/rtc.h"
 #include "dev/uart.h"
+#include "machine/acpi.h"
 #include "machine/iobus.h"
 #include "machine/pc.h"
 #include "machine/ram.h"
@@ -58,6 +60,7 @@ struct pc {
 	struct pci_bus pci;
 	struct pci_device pci_host, pci_isa;
 	struct hpet hpet;
+	struct acpi_pm acpi_pm;
 	bool hpet_legacy; /* HPET legacy replacement route: the PIT is cut off IRQ0 */
 
 	struct e820_entry e820[E820_MAX];
@@ -259,6 +262,12 @@ static void pc_request_reset(void *ctx)
 		cpu_request_stop(pc->cpu);
 }
 
+/* ACPI S5: the guest powered itself off. */
+static void acpi_poweroff(void *opaque)
+{
+	pc_request_poweroff(opaque);
+}
+
 /* ---- small devices ---- */
 
 /* isa-debug-exit (QEMU compatible): writing v ends softvm with status (v << 1) | 1. */
@@ -355,6 +364,27 @@ static void build_e820(struct pc *pc)
 	pc->e820_count = n;
 }
 
+/* ACPI tables in the BIOS area the e820 map reserves (rebuilt at each boot: a reset clears RAM).
+ * Returns the RSDP's address, or 0 if the tables could not be built. */
+static uint64_t build_acpi(struct pc *pc)
+{
+	struct acpi_config c = {
+		.ncpus = 1,
+		.pm_base = ACPI_PM_BASE,
+		.sci_irq = ACPI_PM_SCI_IRQ,
+		.ioapic_base = (uint32_t)IOAPIC_DEFAULT_BASE,
+		.hpet_base = (uint32_t)HPET_BASE,
+		.hpet_block_id = (uint32_t)hpet_mmio_read(&pc->hpet, 0, 4),
+		.pci_mem_start = (uint32_t)RAM_PCI_HOLE_START,
+		.pci_mem_end = (uint32_t)IOAPIC_DEFAULT_BASE - 1,
+	};
+	uint8_t *mem = ram_range(&pc->ram, ACPI_TABLES_BASE, ACPI_TABLES_SIZE);
+	uint64_t rsdp = 0;
+	if (!mem || acpi_build(&c, mem, ACPI_TABLES_BASE, ACPI_TABLES_SIZE, &rsdp) < 0)
+		return 0;
+	return rsdp;
+}
+
 static int load_kernel(struct pc *pc, char *err, size_t errlen)
 {
 	struct cpu_state s;
@@ -366,6 +396,7 @@ static int load_kernel(struct pc *pc, char *err, size_t errlen)
 		.cmdline = pc->cfg.append,
 		.e820 = pc->e820,
 		.e820_count = pc->e820_count,
+		.acpi_rsdp = build_acpi(pc),
 		.host_unpack = !pc->cfg.no_host_unpack,
 	};
 	if (multiboot_detect(pc->cfg.kernel)) {
@@ -514,6 +545,11 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 		r = fw_cfg_setup(pc);
 	if (!r)
 		r = chipset_setup(pc);
+	if (!r) {
+		struct acpi_pm_callbacks acb = { acpi_poweroff, pc_request_reset, pc };
+		r = acpi_pm_init(&pc->acpi_pm, &pc->pio, ACPI_PM_BASE, &pc->timers, isa_irq(pc, ACPI_PM_SCI_IRQ),
+				 clock_ns, &acb);
+	}
 	if (r) {
 		snprintf(err, errlen, "device setup failed: %s", strerror(-r));
 		pc_destroy(pc);
@@ -545,6 +581,12 @@ void pc_request_exit(struct pc *pc, int status)
 		cpu_request_stop(pc->cpu);
 }
 
+void pc_request_poweroff(struct pc *pc)
+{
+	console_msg(pc, "\r\nsoftvm: guest powered off\r\n");
+	pc_request_exit(pc, 0);
+}
+
 static void pc_reset(struct pc *pc)
 {
 	char err[256];
@@ -559,6 +601,7 @@ static void pc_reset(struct pc *pc)
 	fw_cfg_reset(&pc->fw_cfg);
 	pci_bus_reset(&pc->pci);
 	hpet_reset(&pc->hpet);
+	acpi_pm_reset(&pc->acpi_pm);
 	lapic_reset(&pc->lapic);
 	ioapic_reset(&pc->ioapic);
 	if (load_kernel(pc, err, sizeof(err)) < 0) {

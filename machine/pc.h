@@ -34,4 +34,7 @@ void pc_destroy(struct pc *pc);
 
 /* From any thread: makes pc_run() return with status. */
 void pc_request_exit(struct pc *pc, int status);
+/* The guest powered off (ACPI S5): prints "softvm: guest powered off" on the console and makes
+ * pc_run() return 0. vCPU thread only (it writes the console). */
+void pc_request_poweroff(struct pc *pc);
 #endif
