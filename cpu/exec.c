@@ -31,14 +31,24 @@
 #define BLOCK_HASH_BITS 15
 #define PAGE_HASH_BITS 12
 
+/* A cached "where execution went next" link (block chaining without patching code): checked
+ * before the jump cache, it stays in the cache lines the block just used. */
+struct block_link {
+	uint64_t la;
+	uint64_t key;
+	struct block *b;
+};
+
 struct block {
 	uint64_t paddr;
 	struct block *hnext; /* hash chain */
 	struct block *pnext; /* blocks on the same code page */
+	struct block_link succ[2];
 	uint8_t mode;
 	uint8_t valid;
 	uint16_t ninsn;
-	uint32_t pad;
+	uint8_t succ_next;   /* which succ slot the next miss replaces */
+	uint8_t pad[3];
 	struct insn insn[];
 };
 
@@ -52,11 +62,7 @@ struct code_page {
  * step skips the TLB probe and the hash walk. Entries carry the TLB generation they were made
  * under: any TLB flush (CR3, INVLPG, mode change) makes them all stale at once. */
 #define JC_BITS 12
-struct jc_entry {
-	uint64_t la;
-	uint64_t key;
-	struct block *b;
-};
+#define jc_entry block_link
 
 struct code_cache {
 	uint8_t *arena;
@@ -218,6 +224,8 @@ static struct block *block_build(struct cpu *c, uint64_t paddr, const uint8_t *p
 	b->mode = mode;
 	b->valid = 1;
 	b->ninsn = n;
+	memset(b->succ, 0, sizeof(b->succ));
+	b->succ_next = 0;
 	unsigned h = block_hash(paddr, mode);
 	b->hnext = cc->hash[h];
 	cc->hash[h] = b;
@@ -236,14 +244,26 @@ static inline uint64_t fetch_linear(struct cpu *c)
 	return (c->s.seg[S_CS].base + c->s.rip) & 0xffffffffull;
 }
 
-static struct block *block_lookup(struct cpu *c)
+static struct block *block_lookup(struct cpu *c, struct block *prev)
 {
 	uint64_t la = fetch_linear(c), ppage;
 	unsigned mode = c->dec_mode;
 	uint64_t key = c->tlb_gen << 8 | mode << 1 | (c->cpl == 3);
+	if (prev) {
+		for (int k = 0; k < 2; k++) {
+			struct block_link *l = &prev->succ[k];
+			if (l->la == la && l->key == key && l->b->valid)
+				return l->b;
+		}
+	}
 	struct jc_entry *j = &c->cc->jc[(la ^ (la >> JC_BITS)) & ((1u << JC_BITS) - 1)];
-	if (likely(j->la == la && j->key == key && j->b->valid))
+	if (likely(j->la == la && j->key == key && j->b->valid)) {
+		if (prev && prev->valid) {
+			prev->succ[prev->succ_next] = *j;
+			prev->succ_next ^= 1;
+		}
 		return j->b;
+	}
 
 	const uint8_t *page = mmu_fetch_page(c, la, &ppage);
 	uint64_t paddr = ppage | (la & 0xfff);
@@ -254,7 +274,10 @@ static struct block *block_lookup(struct cpu *c)
 	if (!b) {
 		if (!page)
 			return NULL; /* executing from MMIO: uncached */
+		uint64_t gen = c->tlb_gen;
 		b = block_build(c, paddr, page, mode);
+		if (c->tlb_gen != gen)
+			prev = NULL; /* the arena was flushed: prev is gone */
 		if (!b)
 			return NULL;
 		key = c->tlb_gen << 8 | mode << 1 | (c->cpl == 3); /* building may flush */
@@ -262,6 +285,10 @@ static struct block *block_lookup(struct cpu *c)
 	j->la = la;
 	j->key = key;
 	j->b = b;
+	if (prev && prev->valid) {
+		prev->succ[prev->succ_next] = *j;
+		prev->succ_next ^= 1;
+	}
 	return b;
 }
 
@@ -404,15 +431,11 @@ static void step_one(struct cpu *c)
 	}
 }
 
-enum cpu_exit cpu_run(struct cpu *c, uint64_t max_insns)
+/* The loop proper; entered afresh after every exception (its locals do not survive longjmp). */
+static __attribute__((noinline)) enum cpu_exit run_loop(struct cpu *c, uint64_t end)
 {
-	uint64_t end = c->icount + max_insns;
+	struct block *prev = NULL;
 
-	if (sigsetjmp(c->jmp, 0)) {
-		int r = handle_exception(c);
-		if (r >= 0)
-			return (enum cpu_exit)r;
-	}
 	for (;;) {
 		if (unlikely(c->stop_requested)) {
 			__atomic_store_n(&c->stop_requested, 0, __ATOMIC_RELAXED);
@@ -427,10 +450,12 @@ enum cpu_exit cpu_run(struct cpu *c, uint64_t max_insns)
 		if (unlikely(c->trace || (c->s.rflags & F_TF))) {
 			c->exit_block = 0;
 			step_one(c);
+			prev = NULL;
 			continue;
 		}
-		struct block *b = block_lookup(c);
+		struct block *b = block_lookup(c, prev);
 		c->exit_block = 0;
+		prev = b;
 		if (unlikely(!b)) {
 			exec_one_uncached(c);
 			continue;
@@ -444,10 +469,23 @@ enum cpu_exit cpu_run(struct cpu *c, uint64_t max_insns)
 			c->next_rip = c->s.rip + i->len;
 			i->fn(c, i);
 			c->s.rip = c->next_rip;
-			c->icount++;
 			i++;
 		} while (i < last && likely(!c->exit_block));
+		/* (an exception inside the block skips this: icount is approximate by design) */
+		c->icount += (uint64_t)(i - b->insn);
 	}
+}
+
+enum cpu_exit cpu_run(struct cpu *c, uint64_t max_insns)
+{
+	uint64_t end = c->icount + max_insns;
+
+	if (sigsetjmp(c->jmp, 0)) {
+		int r = handle_exception(c);
+		if (r >= 0)
+			return (enum cpu_exit)r;
+	}
+	return run_loop(c, end);
 }
 
 enum cpu_exit cpu_step(struct cpu *c)
