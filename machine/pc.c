@@ -334,7 +334,12 @@ static void console_poll(struct pc *pc)
 			}
 			if (ch == 'h') {
 				console_msg(pc, "\r\nCtrl-A h  print this help\r\nCtrl-A x  exit softvm\r\n"
+						"Ctrl-A p  press the power button (ACPI)\r\n"
 						"Ctrl-A a  send Ctrl-A to the guest\r\n");
+				continue;
+			}
+			if (ch == 'p') {
+				acpi_pm_power_button(&pc->acpi_pm);
 				continue;
 			}
 			if (ch != 'a' && ch != 1)
