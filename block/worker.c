@@ -37,13 +37,21 @@ static void *worker_main(void *arg)
 		w->queue_head = j->next;
 		if (!w->queue_head)
 			w->queue_tail = NULL;
-		slot->job = j;
+		slot->owner = j->owner;
+		slot->busy = true;
+		bool has_done = j->done != NULL;
 		pthread_mutex_unlock(&w->lock);
 
-		int ret = j->run(j);
+		int ret = j->run(j); /* without done(), j may be gone now */
 
 		pthread_mutex_lock(&w->lock);
-		slot->job = NULL;
+		slot->busy = false;
+		slot->owner = NULL;
+		if (!has_done) {
+			w->pending--;
+			pthread_cond_broadcast(&w->done_cond);
+			continue;
+		}
 		j->ret = ret;
 		j->next = NULL;
 		if (w->done_tail)
@@ -148,7 +156,7 @@ static bool owner_busy(struct blk_worker *w, const void *owner)
 		if (j->owner == owner)
 			return true;
 	for (unsigned k = 0; k < w->nthreads; k++)
-		if (w->threads[k].job && w->threads[k].job->owner == owner)
+		if (w->threads[k].busy && w->threads[k].owner == owner)
 			return true;
 	return false;
 }

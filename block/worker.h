@@ -21,7 +21,10 @@
 
 struct blk_job {
 	int (*run)(struct blk_job *j);            /* worker thread; returns the job's result */
-	void (*done)(struct blk_job *j, int ret); /* vCPU thread, from blk_worker_complete() */
+	/* vCPU thread, from blk_worker_complete(). NULL: the job ends when run() returns (run() may
+	 * free it; the worker does not touch it afterwards), e.g. when run() hands its result back
+	 * through another channel such as virtq_complete(). */
+	void (*done)(struct blk_job *j, int ret);
 	void *owner;                              /* who submitted it (blk_worker_wait_owner) */
 	/* private to the worker */
 	int ret;
@@ -38,7 +41,8 @@ struct blk_worker {
 	struct blk_worker_thread {
 		pthread_t tid;
 		struct blk_worker *w;
-		struct blk_job *job;   /* running now, or NULL */
+		const void *owner;     /* owner of the job running now, or NULL when idle */
+		bool busy;
 	} threads[BLK_WORKER_MAX_THREADS];
 	unsigned nthreads;
 	bool stopping;

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,6 +54,15 @@ static void tjob_done(struct blk_job *j, int ret)
 	t->done_on = pthread_self();
 	t->done_ret = ret;
 	t->done_calls++;
+}
+
+static atomic_int self_freed;
+
+static int self_freeing_run(struct blk_job *j)
+{
+	free(j);
+	atomic_fetch_add(&self_freed, 1);
+	return 0;
 }
 
 static void tjob_init(struct tjob *t, int value, int gate_fd, void *owner)
@@ -123,6 +133,19 @@ int main(void)
 	blk_worker_wait_owner(&w, &owner_y);
 	CHECK(g[1].done_calls == 1 && g[1].done_ret == 2 && g[2].done_calls == 1 && g[2].done_ret == 4,
 	      "wait_owner(y) waited for both of y's jobs");
+
+	/* Jobs without done(): run() frees them; wait_owner still waits for them. */
+	static int owner_z;
+	for (int k = 0; k < 50; k++) {
+		struct blk_job *j = calloc(1, sizeof(*j));
+		j->run = self_freeing_run;
+		j->owner = &owner_z;
+		blk_worker_submit(&w, j);
+	}
+	blk_worker_wait_owner(&w, &owner_z);
+	CHECK(atomic_load(&self_freed) == 50, "wait_owner waits for done()-less jobs (%d of 50 ran)",
+	      atomic_load(&self_freed));
+	CHECK(!fd_readable(blk_worker_fd(&w), 0), "done()-less jobs leave no completion");
 
 	/* Many queued jobs: destroy drains them all and runs each done() once. */
 	static struct tjob many[200];
