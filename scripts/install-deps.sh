@@ -2,7 +2,7 @@
 # Installs the Debian packages softvm's build and tests need. Idempotent and quiet when all is there.
 # Called by make before building; safe to run by hand.
 set -e
-PKGS="build-essential pkg-config libzydis-dev libzycore-dev liblzma-dev"
+PKGS="build-essential pkg-config libzydis-dev libzycore-dev liblzma-dev libslirp-dev"
 # Extra packages for tests and benchmarks (qemu is only a benchmark peer / debugging aid).
 case "$1" in
   --guest) PKGS="$PKGS cpio gzip" ;;
