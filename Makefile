@@ -13,11 +13,14 @@ CPU_LIB := $(BUILD)/libsoftvm-cpu.a
 # Everything above the CPU: the machine, devices, loaders.
 VM_SRC := $(wildcard machine/*.c dev/*.c boot/*.c)
 VM_SRC += $(wildcard net/*.c)
+# virtio core, transport and devices.
+VM_SRC += $(wildcard virtio/*.c)
 VM_OBJ := $(VM_SRC:%.c=$(BUILD)/%.o)
 VM_LIB := $(BUILD)/libsoftvm-vm.a
 
 TEST_SRC := $(wildcard tests/cpu/*.c tests/dev/*.c tests/machine/*.c tests/boot/*.c)
 TEST_SRC += $(wildcard tests/net/*.c)
+TEST_SRC += $(wildcard tests/virtio/*.c)
 TEST_COMMON := $(filter tests/cpu/native%.c tests/cpu/harness%.c,$(TEST_SRC))
 TEST_MAIN := $(filter-out $(TEST_COMMON),$(TEST_SRC))
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/%.o) $(patsubst %.S,$(BUILD)/%.S.o,$(wildcard tests/cpu/native*.S))
@@ -71,6 +74,9 @@ $(BUILD)/tests/boot/%: $(BUILD)/tests/boot/%.o $(VM_LIB) $(CPU_LIB)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 $(BUILD)/tests/net/%: $(BUILD)/tests/net/%.o $(VM_LIB) $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+$(BUILD)/tests/virtio/%: $(BUILD)/tests/virtio/%.o $(VM_LIB) $(CPU_LIB)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 $(BUILD)/%.S.o: %.S | $(DEPS_STAMP)

@@ -43,9 +43,16 @@ struct virtq {
 	bool broken;           /* a guest error was found: no more processing */
 	bool event_idx;        /* VIRTIO_F_RING_EVENT_IDX negotiated */
 	bool indirect;         /* VIRTIO_F_RING_INDIRECT_DESC negotiated */
+	bool no_notify;        /* the device asked the driver not to notify */
 	unsigned inflight;     /* popped, not yet pushed */
 };
 
+struct virtio_device;
+
 /* Reset state: not enabled, size = max_size, no vector. */
 void virtq_reset(struct virtq *vq, uint16_t max_size);
+/* The driver enabled queue q (queue_enable = 1) with the addresses and size set: checks and
+ * maps the rings (broken + DEVICE_NEEDS_RESET if they are not guest RAM or the size is bad) and
+ * takes the ring features from the negotiated ones. Returns false if the queue is broken. */
+bool virtq_enable(struct virtio_device *vdev, unsigned q);
 #endif
