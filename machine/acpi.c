@@ -10,7 +10,12 @@
  * its _CRS: buses 0-255, the 0xcf8 configuration ports, I/O 0-0xcf7 and 0xd00-0xffff, the VGA
  * window and the 32-bit PCI MMIO window), one ACPI0007 processor device per CPU (its _UID is the
  * MADT processor UID), and \_S5 with the sleep type dev/acpi_pm.c treats as soft-off.
- * Left out: _PRT (no PCI interrupt routing yet), ISA PnP devices, sleep states other than S5.
+ * PCI interrupt routing as on a 440FX/PIIX3 board: the _PRT sends INTx of slot s, pin p to
+ * PIRQ (s + p) mod 4 (the swizzle of dev/pci.c), and PIRQA-D are interrupt link devices
+ * LNKA-D (PNP0C0F) whose methods read and write the PIIX3's PIRQ route registers 0x60-0x63
+ * through a PCI_Config operation region (82371SB datasheet §2.2.8: bit 7 disables the route,
+ * bits 3:0 are the ISA IRQ). The MADT marks the link IRQs level, active high.
+ * Left out: ISA PnP devices (Linux probes the legacy ones itself), sleep states other than S5.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -116,6 +121,120 @@ static void gas(uint8_t *p, uint8_t space, uint8_t bit_width, uint8_t access, ui
 	put64(p + 4, addr);
 }
 
+static const uint32_t link_irqs[] = ACPI_PCI_LINK_IRQS;
+#define NUM_LINK_IRQS (sizeof(link_irqs) / sizeof(link_irqs[0]))
+static const char *const link_names[4] = { "LNKA", "LNKB", "LNKC", "LNKD" };
+static const char *const pirq_fields[4] = { "PRQA", "PRQB", "PRQC", "PRQD" };
+#define PIIX_PIRQRC 0x60 /* PIRQ route control registers A-D */
+#define PIRQ_DISABLE 0x80
+#define PIRQ_IRQ_MASK 0x0f
+
+/* _PRT (§6.2.13): every slot's INTA-D to the link its PIRQ line is. */
+static void dsdt_prt(struct aml *a)
+{
+	aml_name(a, "_PRT");
+	size_t prt = aml_package_begin(a, 32 * 4);
+	for (unsigned slot = 0; slot < 32; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			char link[16];
+			snprintf(link, sizeof(link), "\\_SB.%s", link_names[(slot + pin) & 3]);
+			size_t e = aml_package_begin(a, 4);
+			aml_integer(a, (uint64_t)slot << 16 | 0xffff); /* any function of the slot */
+			aml_integer(a, pin);
+			aml_name_string(a, link);
+			aml_integer(a, 0);
+			aml_end(a, e);
+		}
+	}
+	aml_end(a, prt);
+}
+
+/* And(<PIRQ field>, mask, no target) */
+static void and_field(struct aml *a, const char *field, uint8_t mask)
+{
+	aml_byte(a, AML_AND);
+	aml_name_string(a, field);
+	aml_integer(a, mask);
+	aml_byte(a, AML_NULL_TARGET);
+}
+
+/* Interrupt link k (§6.2.16, PNP0C0F) over the PIIX3 route register PRQx. */
+static void dsdt_link(struct aml *a, unsigned k)
+{
+	const char *prq = pirq_fields[k];
+	struct aml res;
+	size_t dev = aml_device_begin(a, link_names[k]);
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C0F");
+	aml_name(a, "_UID");
+	aml_integer(a, k);
+
+	aml_init(&res);
+	res_interrupt(&res, RES_IRQ_SHARED, link_irqs, NUM_LINK_IRQS);
+	res_end(&res);
+	aml_name(a, "_PRS");
+	aml_buffer(a, res.buf, res.len);
+
+	/* _STA: present and functioning (0x09), and enabled (0x0b) unless the route is off */
+	size_t m = aml_method_begin(a, "_STA", 0, 0);
+	size_t i = aml_if_begin(a);
+	and_field(a, prq, PIRQ_DISABLE);
+	aml_byte(a, AML_RETURN);
+	aml_integer(a, 0x09);
+	aml_end(a, i);
+	aml_byte(a, AML_RETURN);
+	aml_integer(a, 0x0b);
+	aml_end(a, m);
+
+	/* _DIS: Or(PRQx, 0x80, PRQx) */
+	m = aml_method_begin(a, "_DIS", 0, 0);
+	aml_byte(a, AML_OR);
+	aml_name_string(a, prq);
+	aml_integer(a, PIRQ_DISABLE);
+	aml_name_string(a, prq);
+	aml_end(a, m);
+
+	/* _CRS: a one-interrupt template holding the routed IRQ, or 0 when the route is off.
+	 * Serialized: it creates named objects. */
+	m = aml_method_begin(a, "_CRS", 0, 1);
+	uint32_t none = 0;
+	aml_free(&res);
+	res_interrupt(&res, RES_IRQ_SHARED, &none, 1);
+	res_end(&res);
+	aml_name(a, "RES");
+	aml_buffer(a, res.buf, res.len);
+	aml_byte(a, AML_CREATE_DWORD_FIELD); /* the interrupt number at byte 5 of the descriptor */
+	aml_name_string(a, "RES");
+	aml_integer(a, 5);
+	aml_name_string(a, "IRQ");
+	i = aml_if_begin(a);
+	aml_byte(a, AML_LNOT);
+	and_field(a, prq, PIRQ_DISABLE);
+	aml_byte(a, AML_STORE);
+	and_field(a, prq, PIRQ_IRQ_MASK);
+	aml_name_string(a, "IRQ");
+	aml_end(a, i);
+	aml_byte(a, AML_RETURN);
+	aml_name_string(a, "RES");
+	aml_end(a, m);
+
+	/* _SRS(Arg0): route to the interrupt of the template the OS passes (enables the route) */
+	m = aml_method_begin(a, "_SRS", 1, 1);
+	aml_byte(a, AML_CREATE_DWORD_FIELD);
+	aml_byte(a, AML_ARG0);
+	aml_integer(a, 5);
+	aml_name_string(a, "IRQ");
+	aml_byte(a, AML_STORE);
+	aml_name_string(a, "IRQ");
+	aml_name_string(a, prq);
+	aml_end(a, m);
+
+	if (res.err && !a->err)
+		a->err = res.err;
+	aml_free(&res);
+	aml_end(a, dev);
+}
+
 void acpi_dsdt_body(struct aml *a, const struct acpi_config *cfg)
 {
 	size_t sb = aml_scope_begin(a, "\\_SB");
@@ -142,7 +261,24 @@ void acpi_dsdt_body(struct aml *a, const struct acpi_config *cfg)
 	aml_name(a, "_CRS");
 	aml_buffer(a, crs.buf, crs.len);
 	aml_free(&crs);
+	if (cfg->piix_adr) {
+		dsdt_prt(a);
+		size_t isa = aml_device_begin(a, "ISA");
+		aml_name(a, "_ADR");
+		aml_integer(a, cfg->piix_adr);
+		aml_opregion(a, "PIRQ", AML_REGION_PCI_CONFIG, PIIX_PIRQRC, 4);
+		aml_end(a, isa);
+	}
 	aml_end(a, pci);
+
+	if (cfg->piix_adr) {
+		size_t f = aml_field_begin(a, "\\_SB.PCI0.ISA.PIRQ", AML_FIELD_BYTE_ACC);
+		for (unsigned k = 0; k < 4; k++)
+			aml_field_entry(a, pirq_fields[k], 8);
+		aml_end(a, f);
+		for (unsigned k = 0; k < 4; k++)
+			dsdt_link(a, k);
+	}
 
 	/* Processor devices (§8.4): _UID matches the MADT's ACPI Processor UID. */
 	for (unsigned k = 0; k < cfg->ncpus; k++) {
@@ -214,7 +350,7 @@ static uint32_t madt_len(const struct acpi_config *cfg)
 {
 	uint32_t n = 44 + 8 * cfg->ncpus + 6;
 	if (cfg->ioapic_base)
-		n += 12 + 2 * 10;
+		n += 12 + 2 * 10 + (cfg->piix_adr ? 10 * NUM_LINK_IRQS : 0);
 	return n;
 }
 
@@ -256,6 +392,9 @@ static void build_madt(uint8_t *t, const struct acpi_config *cfg)
 		e += 10;
 		int_override(e, cfg->sci_irq, cfg->sci_irq, MPS_INTI_ACTIVE_HIGH | MPS_INTI_LEVEL);
 		e += 10;
+		/* the IRQs PCI interrupt links route to are level, active high, like the SCI */
+		for (unsigned k = 0; cfg->piix_adr && k < NUM_LINK_IRQS; k++, e += 10)
+			int_override(e, (uint8_t)link_irqs[k], link_irqs[k], MPS_INTI_ACTIVE_HIGH | MPS_INTI_LEVEL);
 	}
 	/* LINT1 of every processor is the NMI input (§5.2.12.7) */
 	e[0] = MADT_LAPIC_NMI;

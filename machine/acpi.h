@@ -26,7 +26,13 @@ struct acpi_config {
 	uint32_t hpet_block_id; /* the HPET's capabilities register, low 32 bits (HPET spec §3.2.4) */
 	uint32_t pci_mem_start; /* the host bridge's 32-bit MMIO window, inclusive */
 	uint32_t pci_mem_end;
+	/* _ADR (device << 16 | function) of the PIIX3 ISA bridge whose registers 0x60-0x63 route
+	 * PIRQA-D to ISA IRQs; 0: no PCI interrupt routing (no _PRT, no link devices). */
+	uint32_t piix_adr;
 };
+
+/* The ISA IRQs the PCI interrupt links may be routed to (level, active high, shared). */
+#define ACPI_PCI_LINK_IRQS { 5, 10, 11 }
 
 /* Builds the tables into mem, which the guest sees at physical address base (16-byte aligned,
  * below 4 GiB). Returns the number of bytes used and sets *rsdp to the RSDP's address, or

@@ -22,7 +22,11 @@
 #define AML_DUAL_NAME_PREFIX 0x2e
 #define AML_MULTI_NAME_PREFIX 0x2f
 #define AML_EXT_OP_PREFIX 0x5b
-#define AML_DEVICE_OP 0x82 /* after ExtOpPrefix */
+#define AML_METHOD_OP 0x14
+#define AML_IF_OP 0xa0
+#define AML_OPREGION_OP 0x80 /* after ExtOpPrefix */
+#define AML_FIELD_OP 0x81    /* after ExtOpPrefix */
+#define AML_DEVICE_OP 0x82   /* after ExtOpPrefix */
 #define AML_ROOT_CHAR '\\'
 #define AML_PARENT_PREFIX '^'
 
@@ -275,6 +279,61 @@ size_t aml_package_begin(struct aml *a, uint8_t num_elements)
 	return mark;
 }
 
+size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs, int serialized)
+{
+	aml_byte(a, AML_METHOD_OP);
+	size_t mark = a->len;
+	aml_name_string(a, name);
+	if (nargs > 7 && !a->err)
+		a->err = -EINVAL;
+	aml_byte(a, (uint8_t)((nargs & 7) | (serialized ? 0x08 : 0)));
+	return mark;
+}
+
+size_t aml_if_begin(struct aml *a)
+{
+	aml_byte(a, AML_IF_OP);
+	return a->len;
+}
+
+void aml_opregion(struct aml *a, const char *name, uint8_t space, uint64_t offset, uint64_t len)
+{
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_OPREGION_OP);
+	aml_name_string(a, name);
+	aml_byte(a, space);
+	aml_integer(a, offset);
+	aml_integer(a, len);
+}
+
+size_t aml_field_begin(struct aml *a, const char *region, uint8_t flags)
+{
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_FIELD_OP);
+	size_t mark = a->len;
+	aml_name_string(a, region);
+	aml_byte(a, flags);
+	return mark;
+}
+
+/* NamedField := NameSeg PkgLength, where the "length" is the field's width in bits and does
+ * not count its own encoding (§20.2.5.2). */
+void aml_field_entry(struct aml *a, const char *name, unsigned bits)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > 4 || strchr(name, '.') || !bits || bits > 0xfff) {
+		a->err = a->err ? a->err : -EINVAL;
+		return;
+	}
+	aml_name_string(a, name);
+	if (bits <= 0x3f) {
+		aml_byte(a, (uint8_t)bits);
+	} else {
+		aml_byte(a, (uint8_t)(0x40 | (bits & 0xf)));
+		aml_byte(a, (uint8_t)(bits >> 4));
+	}
+}
+
 /* ---- resource descriptors (ACPI 6.5 §6.4) ---- */
 
 #define RES_IO_TAG 0x47          /* small item 0x08, length 7 */
@@ -332,6 +391,22 @@ void res_dword_mem(struct aml *r, uint32_t min, uint32_t max, int cacheable)
 	aml_le(r, max, 4);
 	aml_le(r, 0, 4);
 	aml_le(r, (uint64_t)max - min + 1, 4);
+}
+
+#define RES_EXT_IRQ_TAG 0x89 /* large item 0x09 */
+
+void res_interrupt(struct aml *r, uint8_t flags, const uint32_t *irqs, unsigned n)
+{
+	if (n == 0 || n > 255) {
+		r->err = r->err ? r->err : -EINVAL;
+		return;
+	}
+	aml_byte(r, RES_EXT_IRQ_TAG);
+	aml_le(r, 2 + 4 * n, 2);
+	aml_byte(r, (uint8_t)(0x01 /* consumer */ | (flags & (RES_IRQ_EDGE | RES_IRQ_ACTIVE_LOW | RES_IRQ_SHARED))));
+	aml_byte(r, (uint8_t)n);
+	for (unsigned k = 0; k < n; k++)
+		aml_le(r, irqs[k], 4);
 }
 
 void res_end(struct aml *r)

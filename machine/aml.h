@@ -41,8 +41,32 @@ void aml_name(struct aml *a, const char *name);
 size_t aml_scope_begin(struct aml *a, const char *name);
 size_t aml_device_begin(struct aml *a, const char *name);
 size_t aml_package_begin(struct aml *a, uint8_t num_elements);
+/* Method(name, nargs, Serialized or NotSerialized) { ... } */
+size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs, int serialized);
+/* If (predicate) { ... }: the caller emits the predicate, then the body, then aml_end. */
+size_t aml_if_begin(struct aml *a);
+/* OperationRegion(name, space, offset, len) */
+void aml_opregion(struct aml *a, const char *name, uint8_t space, uint64_t offset, uint64_t len);
+/* Field(region, flags) { entries }: aml_field_entry for each named field of bits bits. */
+size_t aml_field_begin(struct aml *a, const char *region, uint8_t flags);
+void aml_field_entry(struct aml *a, const char *name, unsigned bits);
 /* Closes the object opened at mark by inserting its PkgLength (§20.2.4). */
 void aml_end(struct aml *a, size_t mark);
+
+/* Expression opcodes (§20.2.5), emitted with aml_byte and followed by their operands in
+ * prefix order, e.g. Store(And(X, 0x0f), Y): AML_STORE AML_AND X 0x0f AML_NULL_TARGET Y. */
+#define AML_NULL_TARGET 0x00
+#define AML_LOCAL0 0x60 /* Local0..Local7: AML_LOCAL0 + n */
+#define AML_ARG0 0x68   /* Arg0..Arg6: AML_ARG0 + n */
+#define AML_STORE 0x70
+#define AML_AND 0x7b
+#define AML_OR 0x7d
+#define AML_CREATE_DWORD_FIELD 0x8a /* source buffer, byte index, name */
+#define AML_LNOT 0x92
+#define AML_RETURN 0xa4
+/* OperationRegion spaces and Field flags (§19.6.100, §19.6.48) */
+#define AML_REGION_PCI_CONFIG 0x02
+#define AML_FIELD_BYTE_ACC 0x01 /* NoLock, Preserve */
 
 /* PkgLength encoding of a length that includes the encoding itself; returns its size (1-4),
  * or 0 if the value cannot be encoded. */
@@ -54,5 +78,10 @@ void res_io(struct aml *r, uint16_t min, uint16_t max, uint8_t align, uint8_t le
 void res_word_bus(struct aml *r, uint16_t min, uint16_t max);
 void res_word_io(struct aml *r, uint16_t min, uint16_t max);
 void res_dword_mem(struct aml *r, uint32_t min, uint32_t max, int cacheable);
+/* Extended Interrupt descriptor (§6.4.3.6): consumer, with the given flags, n <= 255 interrupts. */
+#define RES_IRQ_EDGE 0x02
+#define RES_IRQ_ACTIVE_LOW 0x04
+#define RES_IRQ_SHARED 0x08
+void res_interrupt(struct aml *r, uint8_t flags, const uint32_t *irqs, unsigned n);
 void res_end(struct aml *r);
 #endif

@@ -382,6 +382,7 @@ static uint64_t build_acpi(struct pc *pc)
 		.hpet_block_id = (uint32_t)hpet_mmio_read(&pc->hpet, 0, 4),
 		.pci_mem_start = (uint32_t)RAM_PCI_HOLE_START,
 		.pci_mem_end = (uint32_t)IOAPIC_DEFAULT_BASE - 1,
+		.piix_adr = 1 << 16, /* the PIIX3 at 00:01.0 (chipset_setup) routes PIRQA-D */
 	};
 	uint8_t *mem = ram_range(&pc->ram, ACPI_TABLES_BASE, ACPI_TABLES_SIZE);
 	uint64_t rsdp = 0;

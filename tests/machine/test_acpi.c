@@ -2,6 +2,7 @@
  * (ACPICA iasl -oa) produces for the same ASL, a structural walk of the DSDT, and every table the
  * way an OS reads it: RSDP found by the legacy scan with both checksums, XSDT/RSDT entries, FADT
  * fields and their X_ twins, FACS, MADT entries, HPET, and all checksums. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 
@@ -72,6 +73,39 @@ static void test_aml_encodings(void)
 		},
 		"empty Device", 0x5b, 0x82, 0x05, 'F', 'O', 'O', '_');
 	EXPECT_AML(aml_buffer(a, "\x79\x00", 2), "Buffer", 0x11, 0x05, 0x0a, 0x02, 0x79, 0x00);
+
+	EXPECT_AML(
+		{
+			size_t m = aml_method_begin(a, "_SRS", 1, 1);
+			aml_end(a, m);
+		},
+		"Method(_SRS, 1, Serialized) {}", 0x14, 0x06, '_', 'S', 'R', 'S', 0x09);
+	EXPECT_AML(
+		{
+			size_t i = aml_if_begin(a);
+			aml_byte(a, AML_LNOT);
+			aml_byte(a, AML_ARG0 + 1);
+			aml_byte(a, AML_RETURN);
+			aml_byte(a, AML_LOCAL0 + 2);
+			aml_end(a, i);
+		},
+		"If (LNot (Arg1)) { Return (Local2) }", 0xa0, 0x05, 0x92, 0x69, 0xa4, 0x62);
+	EXPECT_AML(aml_opregion(a, "PIRQ", AML_REGION_PCI_CONFIG, 0x60, 4), "OperationRegion(PIRQ, PCI_Config, 0x60, 4)",
+		   0x5b, 0x80, 'P', 'I', 'R', 'Q', 0x02, 0x0a, 0x60, 0x0a, 0x04);
+	EXPECT_AML(
+		{
+			size_t f = aml_field_begin(a, "REG", AML_FIELD_BYTE_ACC);
+			aml_field_entry(a, "AB", 8);
+			aml_field_entry(a, "WIDE", 0x123);
+			aml_end(a, f);
+		},
+		"Field(REG, ByteAcc) { AB, 8, WIDE, 0x123 }", 0x5b, 0x81, 0x11, 'R', 'E', 'G', '_', 0x01, 'A', 'B', '_', '_',
+		0x08, 'W', 'I', 'D', 'E', 0x43, 0x12);
+	EXPECT_AML(res_interrupt(a, RES_IRQ_SHARED, (const uint32_t[]){ 5, 10 }, 2),
+		   "Interrupt(ResourceConsumer, Level, ActiveHigh, Shared) {5, 10}", 0x89, 0x0a, 0x00, 0x09, 0x02, 5, 0, 0, 0,
+		   10, 0, 0, 0);
+	EXPECT_AML(res_interrupt(a, RES_IRQ_EDGE | RES_IRQ_ACTIVE_LOW, (const uint32_t[]){ 1 }, 1),
+		   "Interrupt(ResourceConsumer, Edge, ActiveLow, Exclusive) {1}", 0x89, 0x06, 0x00, 0x07, 0x01, 1, 0, 0, 0);
 
 	struct aml a;
 	const char *bad[] = { "1ABC", "ABCDE", "A.", "a", "AB..C", "A-B" };
@@ -168,6 +202,54 @@ static const uint8_t iasl_dsdt_body[] = {
 	0x05, 0x00, 0x00,
 };
 
+/* Pieces of the DSDT with PCI interrupt links, from `iasl -oa` of the same DSDT in ASL:
+ *   Device (ISA) { Name (_ADR, 0x00010000)  OperationRegion (PIRQ, PCI_Config, 0x60, 0x04) }
+ *   Field (\_SB.PCI0.ISA.PIRQ, ByteAcc, NoLock, Preserve) { PRQA, 8, PRQB, 8, PRQC, 8, PRQD, 8 }
+ *   Device (LNKA) {
+ *     Name (_HID, EisaId ("PNP0C0F"))  Name (_UID, Zero)
+ *     Name (_PRS, ResourceTemplate () { Interrupt (ResourceConsumer, Level, ActiveHigh, Shared) {5, 10, 11} })
+ *     Method (_STA, 0, NotSerialized) { If (And (PRQA, 0x80)) { Return (0x09) } Return (0x0B) }
+ *     Method (_DIS, 0, NotSerialized) { Or (PRQA, 0x80, PRQA) }
+ *     Method (_CRS, 0, Serialized) {
+ *       Name (RES, ResourceTemplate () { Interrupt (ResourceConsumer, Level, ActiveHigh, Shared) {0} })
+ *       CreateDWordField (RES, 0x05, IRQ)
+ *       If (LNot (And (PRQA, 0x80))) { Store (And (PRQA, 0x0F), IRQ) }
+ *       Return (RES)
+ *     }
+ *     Method (_SRS, 1, Serialized) { CreateDWordField (Arg0, 0x05, IRQ)  Store (IRQ, PRQA) }
+ *   }
+ *   Name (_PRT, Package (0x80) { Package (0x04) { 0xFFFF, Zero, \_SB.LNKA, Zero },
+ *     Package (0x04) { 0xFFFF, One, \_SB.LNKB, Zero }, Package (0x04) { 0xFFFF, 0x02, \_SB.LNKC, Zero }, ...
+ */
+static const uint8_t iasl_isa[] = {
+	0x5b, 0x82, 0x1a, 0x49, 0x53, 0x41, 0x5f, 0x08, 0x5f, 0x41, 0x44, 0x52, 0x0c, 0x00, 0x00, 0x01, 0x00, 0x5b,
+	0x80, 0x50, 0x49, 0x52, 0x51, 0x02, 0x0a, 0x60, 0x0a, 0x04,
+};
+static const uint8_t iasl_field[] = {
+	0x5b, 0x81, 0x29, 0x5c, 0x2f, 0x04, 0x5f, 0x53, 0x42, 0x5f, 0x50, 0x43, 0x49, 0x30, 0x49, 0x53, 0x41, 0x5f,
+	0x50, 0x49, 0x52, 0x51, 0x01, 0x50, 0x52, 0x51, 0x41, 0x08, 0x50, 0x52, 0x51, 0x42, 0x08, 0x50, 0x52, 0x51,
+	0x43, 0x08, 0x50, 0x52, 0x51, 0x44, 0x08,
+};
+static const uint8_t iasl_lnka[] = {
+	0x5b, 0x82, 0x47, 0x0b, 0x4c, 0x4e, 0x4b, 0x41, 0x08, 0x5f, 0x48, 0x49, 0x44, 0x0c, 0x41, 0xd0, 0x0c, 0x0f,
+	0x08, 0x5f, 0x55, 0x49, 0x44, 0x00, 0x08, 0x5f, 0x50, 0x52, 0x53, 0x11, 0x16, 0x0a, 0x13, 0x89, 0x0e, 0x00,
+	0x09, 0x03, 0x05, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x0b, 0x00, 0x00, 0x00, 0x79, 0x00, 0x14, 0x16,
+	0x5f, 0x53, 0x54, 0x41, 0x00, 0xa0, 0x0c, 0x7b, 0x50, 0x52, 0x51, 0x41, 0x0a, 0x80, 0x00, 0xa4, 0x0a, 0x09,
+	0xa4, 0x0a, 0x0b, 0x14, 0x11, 0x5f, 0x44, 0x49, 0x53, 0x00, 0x7d, 0x50, 0x52, 0x51, 0x41, 0x0a, 0x80, 0x50,
+	0x52, 0x51, 0x41, 0x14, 0x43, 0x04, 0x5f, 0x43, 0x52, 0x53, 0x08, 0x08, 0x52, 0x45, 0x53, 0x5f, 0x11, 0x0e,
+	0x0a, 0x0b, 0x89, 0x06, 0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x79, 0x00, 0x8a, 0x52, 0x45, 0x53, 0x5f,
+	0x0a, 0x05, 0x49, 0x52, 0x51, 0x5f, 0xa0, 0x17, 0x92, 0x7b, 0x50, 0x52, 0x51, 0x41, 0x0a, 0x80, 0x00, 0x70,
+	0x7b, 0x50, 0x52, 0x51, 0x41, 0x0a, 0x0f, 0x00, 0x49, 0x52, 0x51, 0x5f, 0xa4, 0x52, 0x45, 0x53, 0x5f, 0x14,
+	0x17, 0x5f, 0x53, 0x52, 0x53, 0x09, 0x8a, 0x68, 0x0a, 0x05, 0x49, 0x52, 0x51, 0x5f, 0x70, 0x49, 0x52, 0x51,
+	0x5f, 0x50, 0x52, 0x51, 0x41,
+};
+static const uint8_t iasl_prt_start[] = {
+	0x08, 0x5f, 0x50, 0x52, 0x54, 0x12, 0x4b, 0xa3, 0x80, 0x12, 0x11, 0x04, 0x0b, 0xff, 0xff, 0x00, 0x5c, 0x2e,
+	0x5f, 0x53, 0x42, 0x5f, 0x4c, 0x4e, 0x4b, 0x41, 0x00, 0x12, 0x11, 0x04, 0x0b, 0xff, 0xff, 0x01, 0x5c, 0x2e,
+	0x5f, 0x53, 0x42, 0x5f, 0x4c, 0x4e, 0x4b, 0x42, 0x00, 0x12, 0x12, 0x04, 0x0b, 0xff, 0xff, 0x0a, 0x02, 0x5c,
+	0x2e, 0x5f, 0x53, 0x42, 0x5f, 0x4c, 0x4e, 0x4b, 0x43, 0x00,
+};
+
 static const struct acpi_config pc_cfg = {
 	.ncpus = 1,
 	.pm_base = ACPI_PM_BASE,
@@ -185,7 +267,7 @@ struct walk {
 	const uint8_t *p, *end;
 	int ok;
 	char path[128]; /* current scope */
-	char found[16][64];
+	char found[64][64];
 	unsigned nfound;
 };
 
@@ -272,7 +354,13 @@ static void data_object(struct walk *w)
 		w->ok = 0;
 		return;
 	}
-	uint8_t op = *w->p++;
+	uint8_t op = *w->p;
+	if (op == '\\' || op == '^' || op == 0x2e || op == 0x2f || op == '_' || (op >= 'A' && op <= 'Z')) {
+		char name[64]; /* a reference to a named object (a _PRT source, say) */
+		name_string(w, name, sizeof(name));
+		return;
+	}
+	w->p++;
 	switch (op) {
 	case 0x00: case 0x01: case 0xff: break;
 	case 0x0a: w->p += 1; break;
@@ -307,7 +395,7 @@ static void join(char *dst, size_t n, const char *a, const char *b)
 
 static void record(struct walk *w, const char *name)
 {
-	if (w->nfound < 16) {
+	if (w->nfound < 64) {
 		if (name[0] == '\\')
 			snprintf(w->found[w->nfound++], 64, "%s", name);
 		else
@@ -323,6 +411,27 @@ static void term_list(struct walk *w)
 		if (op == 0x08) { /* Name */
 			name_string(w, name, sizeof(name));
 			record(w, name);
+			data_object(w);
+		} else if (op == 0x14 || (op == 0x5b && w->p < w->end && *w->p == 0x81)) { /* Method, Field */
+			if (op == 0x5b)
+				w->p++;
+			const uint8_t *start = w->p;
+			size_t len;
+			pkglen(w, &len);
+			if (!w->ok || start + len > w->end) {
+				w->ok = 0;
+				return;
+			}
+			name_string(w, name, sizeof(name));
+			if (op == 0x14)
+				record(w, name); /* a Field's name is its region's */
+			w->p = start + len;
+		} else if (op == 0x5b && w->p < w->end && *w->p == 0x80) { /* OperationRegion */
+			w->p++;
+			name_string(w, name, sizeof(name));
+			record(w, name);
+			w->p++; /* space */
+			data_object(w);
 			data_object(w);
 		} else if (op == 0x10 || (op == 0x5b && w->p < w->end && *w->p == 0x82)) { /* Scope, Device */
 			if (op == 0x5b)
@@ -402,6 +511,94 @@ static void test_dsdt(void)
 	CHECK(!w.ok, "walker rejects a wrong package length");
 }
 
+static int contains(const struct aml *a, const uint8_t *frag, size_t n)
+{
+	return !a->err && memmem(a->buf, a->len, frag, n) != NULL;
+}
+
+static uint64_t integer(struct walk *w)
+{
+	uint8_t op = w->p < w->end ? *w->p++ : 0xff;
+	unsigned n = op == 0x0a ? 1 : op == 0x0b ? 2 : op == 0x0c ? 4 : op == 0x0e ? 8 : 0;
+	if (op == 0x00 || op == 0x01)
+		return op;
+	if (!n || w->p + n > w->end) {
+		w->ok = 0;
+		return 0;
+	}
+	uint64_t v = 0;
+	for (unsigned k = 0; k < n; k++)
+		v |= (uint64_t)w->p[k] << (8 * k);
+	w->p += n;
+	return v;
+}
+
+static void test_dsdt_pci_links(void)
+{
+	struct acpi_config c = pc_cfg;
+	c.piix_adr = 0x00010000;
+	struct aml a;
+	aml_init(&a);
+	acpi_dsdt_body(&a, &c);
+	CHECK(contains(&a, iasl_isa, sizeof(iasl_isa)), "\\_SB.PCI0.ISA with the PIRQ region matches iasl");
+	CHECK(contains(&a, iasl_field, sizeof(iasl_field)), "PRQA-PRQD field matches iasl");
+	CHECK(contains(&a, iasl_lnka, sizeof(iasl_lnka)), "LNKA with _PRS/_STA/_DIS/_CRS/_SRS matches iasl");
+	CHECK(contains(&a, iasl_prt_start, sizeof(iasl_prt_start)), "_PRT header and first entries match iasl");
+
+	struct walk w = { .p = a.buf, .end = a.buf + a.len, .ok = 1, .path = "\\" };
+	term_list(&w);
+	CHECK(w.ok && w.p == w.end, "DSDT with links parses, every PkgLength exact");
+	int links = 1;
+	for (unsigned k = 0; k < 4; k++) {
+		char dev[32], m[40];
+		snprintf(dev, sizeof(dev), "\\_SB_.LNK%c", 'A' + k);
+		links &= has(&w, dev);
+		static const char *const methods[] = { "_HID", "_UID", "_PRS", "_STA", "_DIS", "_CRS", "_SRS" };
+		for (unsigned j = 0; j < 7; j++) {
+			snprintf(m, sizeof(m), "%s.%s", dev, methods[j]);
+			links &= has(&w, m);
+		}
+	}
+	CHECK(links, "LNKA-LNKD each with _HID, _UID, _PRS, _STA, _DIS, _CRS, _SRS");
+	CHECK(has(&w, "\\_SB_.PCI0._PRT") && has(&w, "\\_SB_.PCI0.ISA_._ADR") && has(&w, "\\_SB_.PCI0.ISA_.PIRQ"),
+	      "PCI0 has _PRT and the ISA bridge with its PIRQ region");
+
+	/* Every _PRT entry: slot s, pin p -> \_SB.LNK('A' + (s + p) % 4), source index 0. */
+	static const uint8_t prt_name[] = { 0x08, '_', 'P', 'R', 'T', 0x12 };
+	const uint8_t *p = memmem(a.buf, a.len, prt_name, sizeof(prt_name));
+	int ok = p != NULL, entries = 0;
+	if (p) {
+		w = (struct walk){ .p = p + sizeof(prt_name), .end = a.buf + a.len, .ok = 1 };
+		size_t len;
+		pkglen(&w, &len);
+		unsigned n = *w.p++;
+		ok = n == 128;
+		for (unsigned k = 0; ok && k < n; k++) {
+			char name[64];
+			ok = *w.p++ == 0x12;
+			const uint8_t *start = w.p;
+			pkglen(&w, &len);
+			ok &= *w.p++ == 4;
+			uint64_t adr = integer(&w), pin = integer(&w);
+			name_string(&w, name, sizeof(name));
+			uint64_t src = integer(&w);
+			unsigned slot = (unsigned)(adr >> 16);
+			char want[32];
+			snprintf(want, sizeof(want), "\\_SB_.LNK%c", (int)('A' + ((slot + pin) & 3)));
+			ok &= w.ok && w.p == start + len && (adr & 0xffff) == 0xffff && slot == k / 4 && pin == k % 4 &&
+			      !strcmp(name, want) && src == 0;
+			entries++;
+		}
+	}
+	CHECK(ok && entries == 128, "_PRT: 32 slots x 4 pins, INTx of slot s pin p on LNK[(s + p) mod 4]");
+	aml_free(&a);
+
+	aml_init(&a);
+	acpi_dsdt_body(&a, &pc_cfg);
+	CHECK(!memmem(a.buf, a.len, prt_name, sizeof(prt_name)), "no _PRT without piix_adr");
+	aml_free(&a);
+}
+
 /* ---- the tables as an OS finds them ---- */
 
 #define BASE ACPI_TABLES_BASE
@@ -446,8 +643,10 @@ static void test_tables(void)
 {
 	uint64_t rsdp = 0;
 	memset(mem, 0xaa, sizeof(mem));
-	int used = acpi_build(&pc_cfg, mem, BASE, sizeof(mem), &rsdp);
-	CHECK(used > 0 && used < 4096, "tables built (%d bytes)", used);
+	struct acpi_config cfg = pc_cfg;
+	cfg.piix_adr = 0x00010000; /* as pc.c builds them */
+	int used = acpi_build(&cfg, mem, BASE, sizeof(mem), &rsdp);
+	CHECK(used > 0 && used < 8192, "tables built (%d bytes)", used);
 
 	const uint8_t *r = scan_rsdp();
 	CHECK(r && BASE + (uint64_t)(r - mem) == rsdp, "legacy scan finds the RSDP at the returned address");
@@ -518,13 +717,17 @@ static void test_tables(void)
 	/* DSDT */
 	const uint8_t *dsdt = table(rd32(fadt + 40), "DSDT");
 	CHECK(dsdt && dsdt[8] == 2 && acpi_checksum(dsdt, rd32(dsdt + 4)) == 0, "DSDT revision 2, checksum");
-	CHECK(dsdt && rd32(dsdt + 4) == 36 + sizeof(iasl_dsdt_body) && !memcmp(dsdt + 36, iasl_dsdt_body, sizeof(iasl_dsdt_body)),
-	      "DSDT in memory holds the reference body");
+	struct aml body;
+	aml_init(&body);
+	acpi_dsdt_body(&body, &cfg);
+	CHECK(dsdt && rd32(dsdt + 4) == 36 + body.len && !memcmp(dsdt + 36, body.buf, body.len),
+	      "DSDT in memory holds the AML body");
+	aml_free(&body);
 
 	/* MADT (§5.2.12) */
 	uint32_t mlen = rd32(madt + 4);
 	CHECK(rd32(madt + 36) == 0xfee00000 && rd32(madt + 40) == 1, "MADT: local APIC at 0xfee00000, PCAT_COMPAT");
-	int nlapic = 0, nioapic = 0, nnmi = 0, irq0 = 0, irq9 = 0, bad = 0;
+	int nlapic = 0, nioapic = 0, nnmi = 0, irq0 = 0, irq9 = 0, links = 0, bad = 0;
 	uint32_t off = 44;
 	while (off + 2 <= mlen) {
 		const uint8_t *e = madt + off;
@@ -547,6 +750,8 @@ static void test_tables(void)
 				irq0 = rd32(e + 4) == 2 && rd16(e + 8) == 0x5;
 			else if (e[3] == 9)
 				irq9 = rd32(e + 4) == 9 && rd16(e + 8) == 0xd;
+			else if (e[3] == 5 || e[3] == 10 || e[3] == 11)
+				links += rd32(e + 4) == e[3] && rd16(e + 8) == 0xd;
 			else
 				bad = 1;
 			break;
@@ -563,6 +768,7 @@ static void test_tables(void)
 	CHECK(nioapic == 1, "one IOAPIC (id 0 at 0xfec00000, GSI base 0)");
 	CHECK(irq0, "override IRQ0 -> GSI2, edge, active high");
 	CHECK(irq9, "override IRQ9 (SCI) -> GSI9, level, active high");
+	CHECK(links == 3, "overrides IRQ5/10/11 (PCI links) -> same GSI, level, active high");
 	CHECK(nnmi == 1, "LINT1 is NMI on all processors");
 
 	/* HPET */
@@ -617,6 +823,7 @@ int main(void)
 	test_pkglen();
 	test_resources();
 	test_dsdt();
+	test_dsdt_pci_links();
 	test_tables();
 	test_variants();
 	TEST_EXIT();
