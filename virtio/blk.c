@@ -134,6 +134,45 @@ static int serve_dwz(struct blk_req *r)
 	return 0;
 }
 
+/* A write to sector 0 of a probed raw image: the first sector is copied out of guest memory
+ * (so the guest cannot change it after the check), probed, and written from the copy. The iovec
+ * array has one spare entry (req_alloc) for the copy. */
+static int write_sector0_guarded(struct blk_req *r)
+{
+	uint8_t first[BLK_SECTOR_SIZE];
+	size_t got = 0;
+	int k = 0;
+	size_t skip = 0; /* bytes of iov[k] inside the first sector */
+	while (k < r->iovcnt && got < sizeof(first)) {
+		size_t l = r->iov[k].iov_len < sizeof(first) - got ? r->iov[k].iov_len : sizeof(first) - got;
+		memcpy(first + got, r->iov[k].iov_base, l);
+		got += l;
+		if (l < r->iov[k].iov_len) {
+			skip = l;
+			break;
+		}
+		k++;
+	}
+	if (blk_probe(first, sizeof(first)) != BLK_FMT_RAW)
+		return -EPERM;
+	/* [copy][rest of iov[k] after skip][iov[k+1..]] */
+	int n = 0;
+	struct iovec *out = r->iov; /* rebuilt in place from the back: shift right by one */
+	int rest = r->iovcnt - k;
+	memmove(out + 1, out + k, (size_t)rest * sizeof(*out));
+	out[0] = (struct iovec){ first, sizeof(first) };
+	n = 1 + rest;
+	if (rest) {
+		out[1].iov_base = (uint8_t *)out[1].iov_base + skip;
+		out[1].iov_len -= skip;
+		if (!out[1].iov_len) {
+			memmove(out + 1, out + 2, (size_t)(rest - 1) * sizeof(*out));
+			n--;
+		}
+	}
+	return blk_pwritev(r->b->disk, 0, out, n);
+}
+
 static int req_run(struct blk_job *j)
 {
 	struct blk_req *r = (struct blk_req *)j;
@@ -144,7 +183,10 @@ static int req_run(struct blk_job *j)
 		ret = r->iovcnt ? blk_preadv(b->disk, r->off, r->iov, r->iovcnt) : 0;
 		break;
 	case VIRTIO_BLK_T_OUT:
-		ret = r->iovcnt ? blk_pwritev(b->disk, r->off, r->iov, r->iovcnt) : 0;
+		if (r->off == 0 && b->guard_probed_raw && r->iovcnt)
+			ret = write_sector0_guarded(r);
+		else
+			ret = r->iovcnt ? blk_pwritev(b->disk, r->off, r->iov, r->iovcnt) : 0;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		ret = blk_flush(b->disk);
@@ -178,7 +220,8 @@ static void answer(struct virtio_blk *b, struct virtq_elem *e, uint8_t *status, 
 static struct blk_req *req_alloc(struct virtio_blk *b, struct virtq_elem *e, uint32_t type, uint8_t *status,
 				 unsigned niov)
 {
-	struct blk_req *r = malloc(sizeof(*r) + niov * sizeof(struct iovec));
+	/* One spare iovec for write_sector0_guarded. */
+	struct blk_req *r = malloc(sizeof(*r) + (niov + 1) * sizeof(struct iovec));
 	if (!r)
 		return NULL;
 	memset(r, 0, sizeof(*r));
@@ -322,15 +365,16 @@ static const struct virtio_device_ops blk_ops = {
 	.reset = blk_reset,
 };
 
-int virtio_blk_init(struct virtio_blk *b, struct blk *disk, const char *serial)
+int virtio_blk_init(struct virtio_blk *b, struct blk *disk, const struct virtio_blk_options *opt)
 {
 	memset(b, 0, sizeof(*b));
 	b->disk = disk;
 	b->read_only = blk_read_only(disk);
 	b->capacity = blk_size(disk) / BLK_SECTOR_SIZE;
 	/* NUL-padded, not NUL-terminated when 20 bytes long (§5.2.6). */
-	if (serial)
-		memcpy(b->serial, serial, strnlen(serial, sizeof(b->serial)));
+	if (opt && opt->serial)
+		memcpy(b->serial, opt->serial, strnlen(opt->serial, sizeof(b->serial)));
+	b->guard_probed_raw = opt && opt->guard_probed_raw;
 
 	/* Discards below a qcow2 cluster free nothing: advertise the cluster as the granularity. */
 	struct blk_info info;

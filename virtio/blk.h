@@ -70,6 +70,7 @@ struct virtio_blk {
 	struct blk *disk;
 	struct blk_worker worker;
 	bool read_only;
+	bool guard_probed_raw;
 	uint64_t capacity; /* sectors */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	/* Requests by outcome (vCPU thread counts submissions; errors found by workers are
@@ -77,10 +78,18 @@ struct virtio_blk {
 	uint64_t reqs, ioerrs, unsupp;
 };
 
-/* Makes a virtio-blk device serving disk (which it owns from now on: virtio_blk_free closes it),
- * with serial as the GET_ID string (NULL or "": none; longer than 20 bytes is cut). Fills b->vdev
- * for the transport (virtio_pci_init takes &b->vdev). Returns 0 or -errno (threads). */
-int virtio_blk_init(struct virtio_blk *b, struct blk *disk, const char *serial);
+struct virtio_blk_options {
+	const char *serial; /* GET_ID string (NULL or "": none; longer than 20 bytes is cut) */
+	/* The image's format was probed and found raw: refuse (IOERR) writes that would give
+	 * sector 0 another format's header, which the next probe would believe (a qcow2 header
+	 * naming a host file as backing file would hand that file to the guest). */
+	bool guard_probed_raw;
+};
+
+/* Makes a virtio-blk device serving disk (which it owns from now on: virtio_blk_free closes it).
+ * opt may be NULL. Fills b->vdev for the transport (virtio_pci_init takes &b->vdev). Returns 0 or
+ * -errno (threads). */
+int virtio_blk_init(struct virtio_blk *b, struct blk *disk, const struct virtio_blk_options *opt);
 /* Waits for in-flight requests, stops the workers, closes the disk (which flushes it). */
 void virtio_blk_free(struct virtio_blk *b);
 #endif

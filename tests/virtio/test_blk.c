@@ -259,7 +259,7 @@ int main(void)
 
 	struct blk *disk;
 	static struct virtio_blk b;
-	if (open_disk(&disk, path, 0) < 0 || virtio_blk_init(&b, disk, "softvm-serial-0123456789") < 0) {
+	if (open_disk(&disk, path, 0) < 0 || virtio_blk_init(&b, disk, &(struct virtio_blk_options){ "softvm-serial-0123456789", true }) < 0) {
 		CHECK(0, "virtio_blk_init");
 		TEST_EXIT();
 	}
@@ -390,6 +390,32 @@ int main(void)
 		while (next_used(&d, &l) >= 0)
 			heads += l == 513;
 		CHECK(ok && good == 30 && heads == 30, "30 requests in flight all complete with their data (%d good)", good);
+	}
+
+	/* Sector 0 of a probed raw image: ordinary data passes (split over descriptors so the first
+	 * sector spans two of them), a qcow2 header does not. */
+	{
+		fill(BUF_GPA, 1024, 0x12);
+		put_hdr(HDR_GPA, VIRTIO_BLK_T_OUT, 0);
+		struct buf bufs[] = { { HDR_GPA, 16, false }, { BUF_GPA, 100, false }, { BUF_GPA + 100, 924, false },
+				      { STATUS_GPA, 1, true } };
+		gp(STATUS_GPA)[0] = 0xee;
+		post_chain(&d, bufs, 4);
+		kick(&d);
+		bool ok = wait_used(&d, 1);
+		next_used(&d, &ulen);
+		CHECK(ok && gp(STATUS_GPA)[0] == 0 && pread(fd, file, 1024, 0) == 1024 && is_filled(file, 1024, 0x12),
+		      "probed raw: OUT of ordinary data to sectors 0-1 split over two buffers");
+		memcpy(gp(BUF_GPA), "QFI\xfb\0\0\0\3", 8);
+		gp(STATUS_GPA)[0] = 0xee;
+		post_chain(&d, bufs, 4);
+		kick(&d);
+		ok = wait_used(&d, 1);
+		next_used(&d, &ulen);
+		CHECK(ok && gp(STATUS_GPA)[0] == VIRTIO_BLK_S_IOERR && pread(fd, file, 1024, 0) == 1024 &&
+		      is_filled(file, 1024, 0x12), "probed raw: OUT of a qcow2 header to sector 0: IOERR, image unchanged");
+		st = request(&d, VIRTIO_BLK_T_OUT, 1, BUF_GPA, 512, false, NULL);
+		CHECK(st == VIRTIO_BLK_S_OK, "probed raw: the same bytes at sector 1 are written");
 	}
 
 	/* DISCARD and WRITE_ZEROES. */
