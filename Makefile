@@ -25,6 +25,11 @@ TEST_COMMON := $(filter tests/cpu/native%.c tests/cpu/harness%.c,$(TEST_SRC))
 TEST_MAIN := $(filter-out $(TEST_COMMON),$(TEST_SRC))
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/%.o) $(patsubst %.S,$(BUILD)/%.S.o,$(wildcard tests/cpu/native*.S))
 TEST_BIN := $(TEST_MAIN:%.c=$(BUILD)/%)
+# Guest tests boot the default guest (scripts/guest-image.sh) through the softvm binary; each links
+# tests/guest/session.c (the console driver) and the CPU library (for CPUID expectations).
+GUEST_TEST_SRC := $(filter-out tests/guest/session.c,$(wildcard tests/guest/*.c))
+GUEST_TEST_BIN := $(GUEST_TEST_SRC:%.c=$(BUILD)/%)
+GUEST_SESSION_OBJ := $(BUILD)/tests/guest/session.o
 
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -35,8 +40,8 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: all check deps bench asan clean
-all: $(SOFTVM) $(CPU_LIB) $(VM_LIB) $(TEST_BIN) $(BENCH_BIN)
+.PHONY: all check deps bench asan clean guest
+all: $(SOFTVM) $(CPU_LIB) $(VM_LIB) $(TEST_BIN) $(GUEST_TEST_BIN) $(BENCH_BIN)
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/install-deps.sh
@@ -79,6 +84,9 @@ $(BUILD)/tests/net/%: $(BUILD)/tests/net/%.o $(VM_LIB) $(CPU_LIB)
 $(BUILD)/tests/virtio/%: $(BUILD)/tests/virtio/%.o $(VM_LIB) $(CPU_LIB)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
+$(BUILD)/tests/guest/%: $(BUILD)/tests/guest/%.o $(GUEST_SESSION_OBJ) $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
 $(BUILD)/%.S.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/cpu -c -o $@ $<
@@ -86,10 +94,17 @@ $(BUILD)/%.S.o: %.S | $(DEPS_STAMP)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(VM_LIB) $(CPU_LIB)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
-check: all
-	@sh scripts/run-tests.sh $(TEST_BIN)
+# bench/boot drives softvm and QEMU through the guest test's console driver.
+$(BUILD)/bench/boot: $(GUEST_SESSION_OBJ)
 
-bench: all
+# The default guest (Debian's kernel and busybox, downloaded once into guest/) for the guest tests.
+guest: | $(DEPS_STAMP)
+	@sh scripts/guest-image.sh
+
+check: all guest
+	@sh scripts/run-tests.sh $(TEST_BIN) $(GUEST_TEST_BIN)
+
+bench: all guest
 	@sh scripts/install-deps.sh --bench
 	@for b in $(BENCH_BIN); do $$b; done
 

@@ -15,10 +15,22 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
+# A fresh machine (a container image, say) may have empty package lists: fetch them once, only
+# when apt does not know the packages yet.
+if ! apt-cache show linux-image-amd64 busybox-static >/dev/null 2>&1; then
+	SUDO=""
+	[ "$(id -u)" -ne 0 ] && SUDO=sudo
+	echo "guest-image: updating the package lists (apt-get update)" >&2
+	$SUDO apt-get update -qq >/dev/null
+fi
+
 # The metapackage names the current kernel package; download that and busybox-static.
 kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 [ -n "$kpkg" ] || { echo "guest-image: cannot resolve linux-image-amd64 (run apt-get update)" >&2; exit 1; }
-apt-get download -qq "$kpkg" busybox-static >/dev/null
+# As root, apt would drop to its _apt user, which cannot write to our private directory.
+sandbox=""
+[ "$(id -u)" -eq 0 ] && sandbox="-o APT::Sandbox::User=root"
+apt-get download -qq $sandbox "$kpkg" busybox-static >/dev/null
 dpkg-deb -x "$(ls ${kpkg}_*.deb)" kernel
 dpkg-deb -x "$(ls busybox-static_*.deb)" bb
 
