@@ -2,7 +2,7 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing -MMD -MP -I.
-LDLIBS += -lZydis -llzma -lm -lpthread
+LDLIBS += -lZydis -llzma -lz -lm -lpthread
 # User-mode networking (net/slirp.c) links libslirp (scripts/install-deps.sh installs libslirp-dev).
 LDLIBS += $(shell pkg-config --libs slirp 2>/dev/null || echo -lslirp)
 
@@ -11,14 +11,14 @@ CPU_SRC := $(wildcard cpu/*.c)
 CPU_OBJ := $(CPU_SRC:%.c=$(BUILD)/%.o)
 CPU_LIB := $(BUILD)/libsoftvm-cpu.a
 # Everything above the CPU: the machine, devices, loaders.
-VM_SRC := $(wildcard machine/*.c dev/*.c boot/*.c)
+VM_SRC := $(wildcard machine/*.c dev/*.c boot/*.c block/*.c)
 VM_SRC += $(wildcard net/*.c)
 # virtio core, transport and devices.
 VM_SRC += $(wildcard virtio/*.c)
 VM_OBJ := $(VM_SRC:%.c=$(BUILD)/%.o)
 VM_LIB := $(BUILD)/libsoftvm-vm.a
 
-TEST_SRC := $(wildcard tests/cpu/*.c tests/dev/*.c tests/machine/*.c tests/boot/*.c)
+TEST_SRC := $(wildcard tests/cpu/*.c tests/dev/*.c tests/machine/*.c tests/boot/*.c tests/block/*.c)
 TEST_SRC += $(wildcard tests/net/*.c)
 TEST_SRC += $(wildcard tests/virtio/*.c)
 TEST_COMMON := $(filter tests/cpu/native%.c tests/cpu/harness%.c,$(TEST_SRC))
@@ -76,6 +76,9 @@ $(BUILD)/tests/machine/%: $(BUILD)/tests/machine/%.o $(VM_LIB) $(CPU_LIB)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 $(BUILD)/tests/boot/%: $(BUILD)/tests/boot/%.o $(VM_LIB) $(CPU_LIB)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+$(BUILD)/tests/block/%: $(BUILD)/tests/block/%.o $(VM_LIB) $(CPU_LIB)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 $(BUILD)/tests/net/%: $(BUILD)/tests/net/%.o $(VM_LIB) $(CPU_LIB)

@@ -12,6 +12,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: softvm <command> [options]\n\n"
 		   "commands:\n"
 		   "  run      boot a virtual machine (with no options: the default Debian guest)\n"
+		   "  img      create, inspect, check and convert disk images (raw, qcow2)\n"
 		   "\n"
 		   "softvm <command> --help describes a command's options.\n");
 }
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cli_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "img"))
+		return cli_img(argc - 1, argv + 1);
 	fprintf(stderr, "softvm: unknown command '%s' (try softvm --help)\n", argv[1]);
 	return 2;
 }

@@ -3,6 +3,9 @@
 # Called by make before building; safe to run by hand.
 set -e
 PKGS="build-essential pkg-config libzydis-dev libzycore-dev liblzma-dev libslirp-dev"
+# zlib: qcow2 compressed clusters. qemu-utils: qemu-img, the peer of the disk image tests.
+# clang: libFuzzer for the qcow2 fuzz target that make check runs.
+PKGS="$PKGS zlib1g-dev qemu-utils clang"
 # Extra packages for tests and benchmarks (qemu is only a benchmark peer / debugging aid).
 case "$1" in
   --guest) PKGS="$PKGS cpio gzip" ;;
