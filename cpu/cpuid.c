@@ -47,6 +47,7 @@
 #define F1C_CX16 (1u << 13)
 #define F1C_MOVBE (1u << 22)
 #define F1C_POPCNT (1u << 23)
+#define F1C_TSC_DEADLINE (1u << 24) /* the machine's local APIC implements it (MSR 0x6e0) */
 #define F1C_HYPERVISOR (1u << 31)
 /* Leaf 0x80000001 ECX / EDX */
 #define F81C_LAHF_LM (1u << 0)
@@ -106,7 +107,7 @@ void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 	case 1:
 		r[0] = CPU_SIGNATURE;
 		r[1] = 8u << 8 | 1u << 16; /* CLFLUSH line 8 * 8 bytes, one logical processor, APIC ID 0 */
-		r[2] = F1C_CX16 | F1C_MOVBE | F1C_POPCNT | F1C_HYPERVISOR;
+		r[2] = F1C_CX16 | F1C_MOVBE | F1C_POPCNT | F1C_TSC_DEADLINE | F1C_HYPERVISOR;
 		r[3] = F1D_FPU | F1D_DE | F1D_PSE | F1D_TSC | F1D_MSR | F1D_PAE | F1D_MCE | F1D_CX8 | F1D_APIC |
 		       F1D_SEP | F1D_MTRR | F1D_PGE | F1D_CMOV | F1D_PAT | F1D_PSE36 | F1D_CLFSH | F1D_MMX | F1D_FXSR |
 		       F1D_SSE | F1D_SSE2;
