@@ -77,7 +77,6 @@ static void walk_l2(struct walk *w, uint64_t l2off, bool active)
 		corruption(w, "cannot read L2 table at 0x%llx", (unsigned long long)l2off);
 		return;
 	}
-	(void)active;
 	for (uint64_t i = 0; i < (1ull << s->l2_bits); i++) {
 		uint64_t e = be64(w->buf + i * 8);
 		if (e & QCOW2_OFLAG_COMPRESSED) {
@@ -90,6 +89,8 @@ static void walk_l2(struct walk *w, uint64_t l2off, bool active)
 				continue;
 			}
 			ref(w, off, len, "compressed cluster");
+			if (active)
+				w->res->allocated_clusters++;
 			continue;
 		}
 		uint64_t off = e & QCOW2_OFFSET_MASK;
@@ -98,6 +99,8 @@ static void walk_l2(struct walk *w, uint64_t l2off, bool active)
 				   (unsigned long long)l2off, (unsigned long long)i);
 		if (!off)
 			continue;
+		if (active)
+			w->res->allocated_clusters++;
 		if (table_ok(w, off, s->cluster_size, "data cluster"))
 			ref(w, off, s->cluster_size, "data cluster");
 	}
@@ -216,8 +219,6 @@ static int check_locked(struct blk *b, struct qcow2 *s, struct blk_check_result 
 		if ((r = qcow2_refcount_get(b, c, &stored)) < 0)
 			break;
 		uint64_t real = w.counts[c];
-		if (real)
-			res->allocated_clusters++;
 		if (stored == real)
 			continue;
 		if (stored < real) {
