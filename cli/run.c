@@ -38,6 +38,8 @@ static void run_usage(FILE *f)
 		"                         softvm with status (v << 1) | 1\n"
 		"      --no-host-unpack   let the kernel decompress itself instead of unpacking on the host\n"
 		"      --trace FILE       write a trace line per guest instruction (very slow)\n"
+		"      --device virtio-rng  a virtio entropy device (virtio-rng-pci; the guest's\n"
+		"                         /dev/hwrng reads the host's getrandom())\n"
 		"  -h, --help             this help\n\n"
 		"On the terminal console, Ctrl-A x quits and Ctrl-A h lists the keys.\n",
 		DEFAULT_APPEND);
@@ -98,6 +100,8 @@ static const char *default_guest_dir(void)
 	return d && *d ? d : "guest";
 }
 
+enum { OPT_DEVICE = 0x100 };
+
 int cli_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -109,6 +113,7 @@ int cli_run(int argc, char **argv)
 		{ "debug-exit", no_argument, 0, 'd' },
 		{ "no-host-unpack", no_argument, 0, 'u' },
 		{ "trace", required_argument, 0, 't' },
+		{ "device", required_argument, 0, OPT_DEVICE },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -142,6 +147,13 @@ int cli_run(int argc, char **argv)
 		case 'd': cfg.debug_exit = true; break;
 		case 'u': cfg.no_host_unpack = true; break;
 		case 't': trace = optarg; break;
+		case OPT_DEVICE:
+			if (!strcmp(optarg, "virtio-rng") || !strcmp(optarg, "virtio-rng-pci")) {
+				cfg.virtio_rng = true;
+				break;
+			}
+			fprintf(stderr, "softvm run: --device %s: unknown device (known: virtio-rng)\n", optarg);
+			return 2;
 		case 'h': run_usage(stdout); return 0;
 		default:
 			if (optopt)

@@ -214,6 +214,26 @@ bool lapic_deliver(struct lapic *l, const struct apic_msg *m)
 	return true;
 }
 
+/* ---- MSI (added for virtio-pci) ---- */
+
+/* SDM vol. 3 §11.11: address 0xfeeXXXXX with the destination in bits 19:12 and the
+ * destination mode in bit 2 (bit 3, redirection hint, only matters for lowest priority among
+ * several processors); data holds the vector (7:0), delivery mode (10:8) and trigger mode
+ * (bit 15). A write outside the 0xfee00000 window is not an interrupt message. */
+bool lapic_msi(struct lapic *l, uint64_t addr, uint32_t data)
+{
+	if ((addr >> 20) != 0xfee)
+		return false;
+	struct apic_msg m = {
+		.vector = (uint8_t)data,
+		.delivery_mode = (uint8_t)((data >> 8) & 7),
+		.dest_logical = (addr >> 2) & 1,
+		.dest = (uint8_t)(addr >> 12),
+		.level = (data >> 15) & 1,
+	};
+	return lapic_deliver(l, &m);
+}
+
 /* ---- LINT pins ---- */
 
 /* Evaluates a LINT pin after its level or its LVT entry changed; rising: the pin just rose. */

@@ -109,6 +109,9 @@ void lapic_set_base(struct lapic *l, uint64_t apic_base);
 void lapic_set_lint(struct lapic *l, unsigned pin, bool level);
 /* A message from the APIC bus; returns true if this APIC is a destination. */
 bool lapic_deliver(struct lapic *l, const struct apic_msg *m);
+/* A PCI MSI/MSI-X message (address, data) as the chipset turns it into an APIC bus message;
+ * returns true if this APIC is a destination. */
+bool lapic_msi(struct lapic *l, uint64_t addr, uint32_t data);
 
 /* The processor's INTR input, and its acknowledge cycle: the vector to take (now in service),
  * or -1 when nothing is deliverable. */

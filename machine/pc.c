@@ -38,6 +38,8 @@
 #include "machine/pc.h"
 #include "machine/ram.h"
 #include "machine/timer.h"
+#include "virtio/pci.h"
+#include "virtio/rng.h"
 
 #define SLICE_INSNS 200000
 #define CONSOLE_POLL_NS 2000000 /* console input latency while the guest is busy */
@@ -61,6 +63,11 @@ struct pc {
 	struct pci_device pci_host, pci_isa;
 	struct hpet hpet;
 	struct acpi_pm acpi_pm;
+	/* virtio: completions from I/O threads, and the PCI functions (slots 3 and up) */
+	struct virtio_host virtio;
+	struct virtio_pci *virtio_pci[PC_MAX_VIRTIO];
+	unsigned virtio_count;
+	struct virtio_rng *rng;
 	bool hpet_legacy; /* HPET legacy replacement route: the PIT is cut off IRQ0 */
 
 	struct e820_entry e820[E820_MAX];
@@ -266,6 +273,60 @@ static void pc_request_reset(void *ctx)
 static void acpi_poweroff(void *opaque)
 {
 	pc_request_poweroff(opaque);
+}
+
+/* ---- virtio ---- */
+
+/* A device wrote guest RAM (virtqueue push): drop the CPU's cached code there. */
+static void virtio_dma_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct pc *pc = opaque;
+	cpu_notify_phys_write(pc->cpu, gpa, len);
+}
+
+/* An I/O thread completed a request: end the CPU slice so the loop pushes it soon. */
+static void virtio_kick(void *opaque)
+{
+	struct pc *pc = opaque;
+	if (pc->cpu)
+		cpu_request_stop(pc->cpu);
+}
+
+/* MSI-X messages go to the local APIC (one processor). */
+static void virtio_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct pc *pc = ctx;
+	lapic_msi(&pc->lapic, addr, data);
+}
+
+/* Puts vdev on PCI bus 0 behind a virtio-pci function in the next free slot (3 and up). */
+static int pc_add_virtio(struct pc *pc, struct virtio_device *vdev, uint32_t class_code)
+{
+	if (pc->virtio_count == PC_MAX_VIRTIO)
+		return -ENOSPC;
+	struct virtio_pci *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	int r = virtio_pci_init(p, vdev, &pc->virtio, &pc->pci, PCI_DEVFN(3 + pc->virtio_count, 0), class_code,
+				virtio_msi, pc);
+	if (r) {
+		free(p);
+		return r;
+	}
+	pc->virtio_pci[pc->virtio_count++] = p;
+	return 0;
+}
+
+static int virtio_setup(struct pc *pc)
+{
+	int r = virtio_host_init(&pc->virtio, &pc->ram, virtio_dma_written, virtio_kick, pc);
+	if (r || !pc->cfg.virtio_rng)
+		return r;
+	pc->rng = calloc(1, sizeof(*pc->rng));
+	if (!pc->rng)
+		return -ENOMEM;
+	virtio_rng_init(pc->rng);
+	return pc_add_virtio(pc, &pc->rng->vdev, 0x00ff00 /* unclassified, as QEMU */);
 }
 
 /* ---- small devices ---- */
@@ -551,6 +612,8 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 		r = fw_cfg_setup(pc);
 	if (!r)
 		r = chipset_setup(pc);
+	if (!r)
+		r = virtio_setup(pc);
 	if (!r) {
 		struct acpi_pm_callbacks acb = { acpi_poweroff, pc_request_reset, pc };
 		r = acpi_pm_init(&pc->acpi_pm, &pc->pio, ACPI_PM_BASE, &pc->timers, isa_irq(pc, ACPI_PM_SCI_IRQ),
@@ -575,6 +638,11 @@ void pc_destroy(struct pc *pc)
 		return;
 	cpu_destroy(pc->cpu);
 	fw_cfg_free(&pc->fw_cfg);
+	for (unsigned k = 0; k < pc->virtio_count; k++)
+		free(pc->virtio_pci[k]);
+	free(pc->rng);
+	if (pc->virtio.ram)
+		virtio_host_free(&pc->virtio);
 	ram_free(&pc->ram);
 	free(pc);
 }
@@ -626,8 +694,10 @@ static void wait_for_event(struct pc *pc)
 		timeout_ms = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 	if (timeout_ms > 1000 || timeout_ms < 0)
 		timeout_ms = 1000; /* wake regularly: exit requests from other threads */
-	struct pollfd pfd = { .fd = pc->cfg.console_in, .events = POLLIN };
-	poll(&pfd, pc->cfg.console_in >= 0 ? 1 : 0, timeout_ms);
+	/* The virtio eventfd: I/O threads finished requests (virtio/virtio.h, "Threading"). */
+	struct pollfd pfd[2] = { { .fd = pc->virtio.eventfd, .events = POLLIN },
+				 { .fd = pc->cfg.console_in, .events = POLLIN } };
+	poll(pfd, pc->cfg.console_in >= 0 ? 2 : 1, timeout_ms);
 }
 
 int pc_run(struct pc *pc)
@@ -637,6 +707,7 @@ int pc_run(struct pc *pc)
 		sync_apic_base(pc);
 		uint64_t now = clock_ns();
 		timers_run(&pc->timers, now);
+		virtio_host_poll(&pc->virtio);
 		if (now - pc->last_console_poll >= CONSOLE_POLL_NS || r == CPU_EXIT_HLT) {
 			pc->last_console_poll = now;
 			console_poll(pc);
@@ -646,6 +717,7 @@ int pc_run(struct pc *pc)
 			if (cpu_halted(pc->cpu) && !pc->exit_requested) {
 				wait_for_event(pc);
 				timers_run(&pc->timers, clock_ns());
+				virtio_host_poll(&pc->virtio);
 				console_poll(pc);
 			}
 			break;

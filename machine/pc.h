@@ -21,7 +21,10 @@ struct pc_config {
 	int console_out;     /* fd the serial console writes (-1: discard) */
 	bool console_escapes; /* Ctrl-A x / Ctrl-A h on the input */
 	FILE *trace;         /* per-instruction trace, or NULL */
+	bool virtio_rng;     /* a virtio-rng device (entropy from the host's getrandom) */
 };
+
+#define PC_MAX_VIRTIO 16 /* virtio PCI functions */
 
 struct pc;
 

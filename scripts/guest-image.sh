@@ -2,11 +2,14 @@
 # Builds the default guest from Debian's own packages: the stock amd64 kernel (linux-image-amd64)
 # and an initramfs holding Debian's busybox-static with a small /init. Nothing is patched or
 # rebuilt. Output (git-ignored): guest/vmlinuz, guest/initrd.img, guest/KERNEL_VERSION.
-# Idempotent: does nothing when the files are there. Usage: scripts/guest-image.sh [outdir]
+# The initramfs also holds the kernel's own modules for the virtio devices and ext4 (Debian builds
+# them as modules), loaded by /init. Idempotent: does nothing when the files are there in the
+# current format (guest/FORMAT). Usage: scripts/guest-image.sh [outdir]
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$top/guest}
-if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ]; then
+format=2 # 2: virtio and ext4 modules in the initramfs
+if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$out/FORMAT" 2>/dev/null)" = $format ]; then
 	exit 0
 fi
 sh "$top/scripts/install-deps.sh" --guest
@@ -42,11 +45,44 @@ cp bb/bin/busybox "$root/bin/busybox"
 for applet in $("$root/bin/busybox" --list-full); do
 	[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 done
+
+# Debian's modules for virtio (PCI transport, blk, net, console, rng) and ext4, with everything
+# they depend on (each module's modinfo "depends=" field; the package ships no modules.dep, depmod
+# makes it at install time), listed in load order for /init.
+kver=${kpkg#linux-image-}
+mdir=kernel/lib/modules/$kver
+mods=""
+modpath() {
+	awk -v n="$(echo "$1" | tr - _)" '{ b = $0; sub(/.*\//, "", b); sub(/\.ko.*$/, "", b); gsub(/-/, "_", b)
+		if (b == n) { print; exit } }' "$mdir/modules.order"
+}
+addmod() {
+	local p d
+	p=$(modpath "$1")
+	[ -n "$p" ] || { echo "guest-image: module $1 is not in $kpkg" >&2; exit 1; }
+	case " $mods " in *" $p "*) return 0 ;; esac
+	for d in $(tr '\0' '\n' < "$mdir/$p" | sed -n 's/^depends=//p' | tr ',' ' '); do
+		addmod "$d"
+	done
+	mods="$mods $p"
+}
+for m in virtio_pci virtio_blk virtio_net virtio_console virtio-rng ext4 crc32c_generic; do
+	addmod "$m"
+done
+mkdir -p "$root/lib/modules/$kver"
+for p in $mods; do
+	cp "$mdir/$p" "$root/lib/modules/$kver/"
+	echo "${p##*/}" >> "$root/lib/modules/$kver/load-order"
+done
+
 cat > "$root/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+for m in $(cat /lib/modules/$(uname -r)/load-order 2>/dev/null); do
+	insmod /lib/modules/$(uname -r)/$m
+done
 echo "softvm guest: busybox $(busybox | head -1 | cut -d' ' -f2) on Linux $(uname -r)"
 echo "Type 'poweroff -f' to power off."
 exec setsid cttyhack sh
@@ -54,9 +90,9 @@ INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/initrd.img.tmp"
 
-kver=${kpkg#linux-image-}
 cp "kernel/boot/vmlinuz-$kver" "$out/vmlinuz.tmp"
 mv "$out/initrd.img.tmp" "$out/initrd.img"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 echo "$kver" > "$out/KERNEL_VERSION"
+echo $format > "$out/FORMAT"
 echo "guest-image: $out/vmlinuz ($kver) and $out/initrd.img" >&2
