@@ -40,7 +40,7 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: all check deps bench asan clean guest
+.PHONY: all check deps bench asan clean guest fuzz
 all: $(SOFTVM) $(CPU_LIB) $(VM_LIB) $(TEST_BIN) $(GUEST_TEST_BIN) $(BENCH_BIN)
 
 deps: $(DEPS_STAMP)
@@ -106,6 +106,22 @@ guest: | $(DEPS_STAMP)
 
 check: all guest
 	@sh scripts/run-tests.sh $(TEST_BIN) $(GUEST_TEST_BIN)
+	@if command -v clang >/dev/null 2>&1; then $(MAKE) --no-print-directory fuzz; fi
+
+# qcow2 fuzz target (libFuzzer from clang, which scripts/install-deps.sh installs), run for a
+# bounded time; a crash, sanitizer report or leak fails it and leaves the input in $(BUILD)/fuzz.
+FUZZ_TIME ?= 20
+FUZZ_BIN := $(BUILD)/fuzz/fuzz_qcow2
+$(FUZZ_BIN): fuzz/fuzz_qcow2.c $(wildcard block/*.c block/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -std=gnu11 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ fuzz/fuzz_qcow2.c $(wildcard block/*.c) -lz -lpthread
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus-qcow2
+	@cd $(BUILD)/fuzz && ./fuzz_qcow2 -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 \
+		corpus-qcow2 $(CURDIR)/fuzz/corpus/qcow2 > fuzz_qcow2.log 2>&1 \
+		&& echo "fuzz_qcow2: $$(grep -o 'Done [0-9]* runs' fuzz_qcow2.log), no crash" \
+		|| { tail -40 fuzz_qcow2.log; echo "FAIL: fuzz_qcow2 (log: $(BUILD)/fuzz/fuzz_qcow2.log)"; exit 1; }
 
 bench: all guest
 	@sh scripts/install-deps.sh --bench
