@@ -8,7 +8,8 @@
  * be guest RAM for their whole length (ram_range), descriptor indices must be inside their
  * table, a chain may not be longer than its table (which also ends loops), an indirect table may
  * not hold another indirect descriptor, readable descriptors may not follow writable ones, and
- * the available index may not run more than the queue size ahead. On any violation the queue is
+ * the available index may not run more than the queue size ahead, nor may more chains be in
+ * flight than the queue holds. On any violation the queue is
  * marked broken and the device DEVICE_NEEDS_RESET (§2.1.2): it processes nothing more on that
  * queue until the driver resets it. Ring fields are read once into locals, so the guest cannot
  * change a value between its check and its use.
@@ -207,8 +208,10 @@ struct virtq_elem *virtq_pop(struct virtio_device *vdev, unsigned q)
 	uint16_t pending = (uint16_t)(idx - vq->last_avail);
 	if (pending == 0)
 		return NULL;
-	if (pending > vq->size) {
-		virtq_break(vdev, vq); /* §2.7.13.3: idx ran further ahead than the ring holds */
+	/* §2.7.13.3: idx ran further ahead than the ring holds, or the driver offers more chains
+	 * than it has descriptors while the device still owns some (it reused them). */
+	if (pending > vq->size || vq->inflight >= vq->size) {
+		virtq_break(vdev, vq);
 		return NULL;
 	}
 	uint16_t head = ld16(vq->avail + 4 + 2u * (vq->last_avail & (vq->size - 1)));
