@@ -183,7 +183,8 @@ void virtio_set_needs_reset(struct virtio_device *vdev);
 /* ---- virtqueue calls a device makes ---- */
 
 /* Next available chain of queue q, translated and checked, or NULL when the queue is empty,
- * not enabled or broken (a broken ring sets DEVICE_NEEDS_RESET and stops the queue). */
+ * not enabled, before DRIVER_OK, or broken (a broken ring sets DEVICE_NEEDS_RESET and stops
+ * the queue; see virtio/virtqueue.c for what counts as broken). */
 struct virtq_elem *virtq_pop(struct virtio_device *vdev, unsigned q);
 /* Returns e to the used ring with `written` bytes written to its writable segments (clamped
  * to in_len) and frees e. No interrupt: call virtq_notify after a batch. vCPU thread. */
@@ -193,9 +194,12 @@ void virtq_push(struct virtio_device *vdev, struct virtq_elem *e, uint32_t writt
 void virtq_notify(struct virtio_device *vdev, unsigned q);
 /* Any thread: queues e for virtq_push + virtq_notify on the vCPU thread. */
 void virtq_complete(struct virtio_device *vdev, struct virtq_elem *e, uint32_t written);
-/* Gives e back unused (it will be popped again), e.g. when rx has no packet. vCPU thread. */
+/* Gives e back unused (it will be popped again), e.g. when rx has no packet. Elements go back
+ * in the reverse order of their pops (the last popped first). vCPU thread. */
 void virtq_unpop(struct virtio_device *vdev, struct virtq_elem *e);
-/* Frees e without pushing it (device reset with elements held). */
+/* Frees e without pushing it: only for elements popped before a device reset (their queue
+ * state is gone). A live element must be pushed or unpopped, or the queue keeps counting it
+ * in flight and breaks once the driver reuses its descriptors. */
 void virtq_elem_free(struct virtq_elem *e);
 /* Whether queue q has available chains now (vCPU thread). */
 bool virtq_has_avail(struct virtio_device *vdev, unsigned q);
