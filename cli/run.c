@@ -38,8 +38,9 @@ static void run_usage(FILE *f)
 		"                         softvm with status (v << 1) | 1\n"
 		"      --no-host-unpack   let the kernel decompress itself instead of unpacking on the host\n"
 		"      --trace FILE       write a trace line per guest instruction (very slow)\n"
-		"      --device virtio-rng  a virtio entropy device (virtio-rng-pci; the guest's\n"
-		"                         /dev/hwrng reads the host's getrandom())\n"
+		"      --device virtio-rng\n"
+		"                         a virtio entropy device (virtio-rng-pci): the guest's\n"
+		"                         /dev/hwrng reads the host's getrandom()\n"
 		"  -h, --help             this help\n\n"
 		"On the terminal console, Ctrl-A x quits and Ctrl-A h lists the keys.\n",
 		DEFAULT_APPEND);
