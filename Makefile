@@ -99,6 +99,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(VM_LIB) $(CPU_LIB)
 
 # bench/boot drives softvm and QEMU through the guest test's console driver.
 $(BUILD)/bench/boot: $(GUEST_SESSION_OBJ)
+$(BUILD)/bench/net: $(GUEST_SESSION_OBJ)
 
 # The default guest (Debian's kernel and busybox, downloaded once into guest/) for the guest tests.
 guest: | $(DEPS_STAMP)

@@ -16,6 +16,7 @@
 #include "boot/multiboot.h"
 #include "cli/cli.h"
 #include "machine/pc.h"
+#include "net/net.h"
 
 #define DEFAULT_APPEND "console=ttyS0 earlyprintk=ttyS0 panic=-1 quiet"
 
@@ -38,6 +39,11 @@ static void run_usage(FILE *f)
 		"                         softvm with status (v << 1) | 1\n"
 		"      --no-host-unpack   let the kernel decompress itself instead of unpacking on the host\n"
 		"      --trace FILE       write a trace line per guest instruction (very slow)\n"
+		"      --net user[,mac=M][,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT]...\n"
+		"                         a virtio-net NIC with user-mode networking (NAT; DHCP gives\n"
+		"                         10.0.2.15, gateway 10.0.2.2 is the host, DNS 10.0.2.3);\n"
+		"                         hostfwd forwards a host port into the guest, e.g.\n"
+		"                         hostfwd=tcp:127.0.0.1:2222-:22; repeat --net for more NICs\n"
 		"      --device virtio-rng\n"
 		"                         a virtio entropy device (virtio-rng-pci): the guest's\n"
 		"                         /dev/hwrng reads the host's getrandom()\n"
@@ -114,6 +120,7 @@ int cli_run(int argc, char **argv)
 		{ "debug-exit", no_argument, 0, 'd' },
 		{ "no-host-unpack", no_argument, 0, 'u' },
 		{ "trace", required_argument, 0, 't' },
+		{ "net", required_argument, 0, 'n' },
 		{ "device", required_argument, 0, OPT_DEVICE },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -126,6 +133,7 @@ int cli_run(int argc, char **argv)
 	};
 	const char *console = "stdio", *trace = NULL;
 	static char kpath[PATH_MAX], ipath[PATH_MAX];
+	static struct net_config nics[PC_MAX_NICS];
 	int ch;
 
 	opterr = 0;
@@ -148,6 +156,20 @@ int cli_run(int argc, char **argv)
 		case 'd': cfg.debug_exit = true; break;
 		case 'u': cfg.no_host_unpack = true; break;
 		case 't': trace = optarg; break;
+		case 'n': {
+			char nerr[256];
+			if (cfg.nnics == PC_MAX_NICS) {
+				fprintf(stderr, "softvm run: --net %s: at most %d NICs\n", optarg, PC_MAX_NICS);
+				return 2;
+			}
+			if (net_parse_option(optarg, cfg.nnics, &nics[cfg.nnics], nerr, sizeof(nerr)) < 0) {
+				fprintf(stderr, "softvm run: --net %s: %s\n", optarg, nerr);
+				return 2;
+			}
+			cfg.nics = nics;
+			cfg.nnics++;
+			break;
+		}
 		case OPT_DEVICE:
 			if (!strcmp(optarg, "virtio-rng") || !strcmp(optarg, "virtio-rng-pci")) {
 				cfg.virtio_rng = true;

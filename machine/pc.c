@@ -38,6 +38,8 @@
 #include "machine/pc.h"
 #include "machine/ram.h"
 #include "machine/timer.h"
+#include "net/net.h"
+#include "virtio/net.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 
@@ -68,6 +70,11 @@ struct pc {
 	struct virtio_pci *virtio_pci[PC_MAX_VIRTIO];
 	unsigned virtio_count;
 	struct virtio_rng *rng;
+	/* --net: a virtio-net NIC and its user-mode backend each */
+	struct virtio_net *nic[PC_MAX_NICS];
+	struct net_backend *net_be[PC_MAX_NICS];
+	unsigned nnics;
+	struct net_pollset pollset; /* fds of one poll_host() call */
 	bool hpet_legacy; /* HPET legacy replacement route: the PIT is cut off IRQ0 */
 
 	struct e820_entry e820[E820_MAX];
@@ -339,6 +346,33 @@ static void debug_exit_write(void *dev, uint64_t off, unsigned size, uint64_t va
 }
 
 static const struct io_ops debug_exit_ops = { NULL, debug_exit_write };
+
+/* One virtio-net NIC per --net, each with its own slirp (QEMU gives each -nic user its own
+ * network too). Errors name the option: a host forward whose port is taken, say. */
+static int net_setup(struct pc *pc, char *err, size_t errlen)
+{
+	for (unsigned k = 0; k < pc->cfg.nnics && k < PC_MAX_NICS; k++) {
+		const struct net_config *c = &pc->cfg.nics[k];
+		char e[256];
+		struct net_backend *be = net_slirp_create(c, &pc->timers, clock_ns, e, sizeof(e));
+		if (!be) {
+			snprintf(err, errlen, "--net #%u: %s", k + 1, e);
+			return -1;
+		}
+		struct virtio_net *n = calloc(1, sizeof(*n));
+		int r = n ? virtio_net_init(n, be, c->mac) : -ENOMEM;
+		if (!r)
+			r = pc_add_virtio(pc, &n->vdev, 0x020000 /* Ethernet controller */);
+		pc->nic[k] = n;
+		pc->net_be[k] = be;
+		pc->nnics = k + 1;
+		if (r) {
+			snprintf(err, errlen, "--net #%u: cannot add the virtio-net device: %s", k + 1, strerror(-r));
+			return -1;
+		}
+	}
+	return 0;
+}
 
 /* ---- console ---- */
 
@@ -624,6 +658,10 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 		pc_destroy(pc);
 		return NULL;
 	}
+	if (net_setup(pc, err, errlen) < 0) {
+		pc_destroy(pc);
+		return NULL;
+	}
 	if (load_kernel(pc, err, errlen) < 0) {
 		pc_destroy(pc);
 		return NULL;
@@ -638,6 +676,13 @@ void pc_destroy(struct pc *pc)
 		return;
 	cpu_destroy(pc->cpu);
 	fw_cfg_free(&pc->fw_cfg);
+	for (unsigned k = 0; k < pc->nnics; k++) {
+		if (pc->nic[k])
+			virtio_net_free(pc->nic[k]);
+		free(pc->nic[k]);
+		net_backend_destroy(pc->net_be[k]);
+	}
+	net_pollset_free(&pc->pollset);
 	for (unsigned k = 0; k < pc->virtio_count; k++)
 		free(pc->virtio_pci[k]);
 	free(pc->rng);
@@ -685,6 +730,24 @@ static void pc_reset(struct pc *pc)
 	apic_firmware_setup(pc);
 }
 
+/* Polls the host side: the virtio eventfd (I/O threads finished requests, virtio/virtio.h
+ * "Threading"), the console (to wake up: console_poll reads it) and the network backends'
+ * sockets, for up to timeout_ms (0: only look). The backends then serve their ready sockets,
+ * which may deliver frames to the guest. */
+static void poll_host(struct pc *pc, int timeout_ms)
+{
+	struct net_pollset *ps = &pc->pollset;
+	net_pollset_clear(ps);
+	net_pollset_add(ps, pc->virtio.eventfd, POLLIN);
+	if (pc->cfg.console_in >= 0)
+		net_pollset_add(ps, pc->cfg.console_in, POLLIN);
+	for (unsigned k = 0; k < pc->nnics; k++)
+		net_poll_fill(pc->net_be[k], ps, &timeout_ms);
+	int r = poll(ps->fds, ps->n, timeout_ms);
+	for (unsigned k = 0; k < pc->nnics; k++)
+		net_poll_done(pc->net_be[k], ps, r < 0);
+}
+
 /* Sleeps until the next timer deadline or console input. */
 static void wait_for_event(struct pc *pc)
 {
@@ -694,10 +757,7 @@ static void wait_for_event(struct pc *pc)
 		timeout_ms = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 	if (timeout_ms > 1000 || timeout_ms < 0)
 		timeout_ms = 1000; /* wake regularly: exit requests from other threads */
-	/* The virtio eventfd: I/O threads finished requests (virtio/virtio.h, "Threading"). */
-	struct pollfd pfd[2] = { { .fd = pc->virtio.eventfd, .events = POLLIN },
-				 { .fd = pc->cfg.console_in, .events = POLLIN } };
-	poll(pfd, pc->cfg.console_in >= 0 ? 2 : 1, timeout_ms);
+	poll_host(pc, timeout_ms);
 }
 
 int pc_run(struct pc *pc)
@@ -710,6 +770,8 @@ int pc_run(struct pc *pc)
 		virtio_host_poll(&pc->virtio);
 		if (now - pc->last_console_poll >= CONSOLE_POLL_NS || r == CPU_EXIT_HLT) {
 			pc->last_console_poll = now;
+			if (pc->nnics && r != CPU_EXIT_HLT)
+				poll_host(pc, 0); /* the network's sockets while the guest runs */
 			console_poll(pc);
 		}
 		switch (r) {

@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define PC_MAX_NICS 8
+
+struct net_config;
+
 /* The machine description: what the CLI (and later the API) fills and the builder consumes. */
 struct pc_config {
 	uint64_t ram_size;
@@ -21,6 +25,8 @@ struct pc_config {
 	int console_out;     /* fd the serial console writes (-1: discard) */
 	bool console_escapes; /* Ctrl-A x / Ctrl-A h on the input */
 	FILE *trace;         /* per-instruction trace, or NULL */
+	const struct net_config *nics; /* one virtio-net NIC with user networking each (net/net.h) */
+	unsigned nnics;      /* <= PC_MAX_NICS */
 	bool virtio_rng;     /* a virtio-rng device (entropy from the host's getrandom) */
 };
 

@@ -8,7 +8,7 @@
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$top/guest}
-format=2 # 2: virtio and ext4 modules in the initramfs
+format=3 # 2: virtio and ext4 modules in the initramfs; 3: udhcpc event script
 if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$out/FORMAT" 2>/dev/null)" = $format ]; then
 	exit 0
 fi
@@ -74,6 +74,29 @@ for p in $mods; do
 	cp "$mdir/$p" "$root/lib/modules/$kver/"
 	echo "${p##*/}" >> "$root/lib/modules/$kver/load-order"
 done
+
+# busybox's udhcpc runs /etc/udhcpc/default.script with the lease in its environment; Debian ships
+# that script in the udhcpc package, not in busybox-static. This one configures the address, the
+# default route and /etc/resolv.conf (udhcpc -i eth0 then gives 10.0.2.15 under --net user).
+mkdir -p "$root/etc/udhcpc"
+cat > "$root/etc/udhcpc/default.script" <<'DHCP'
+#!/bin/sh
+case "$1" in
+deconfig)
+	ip addr flush dev "$interface"
+	ip link set "$interface" up
+	;;
+bound|renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	[ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+	: >/etc/resolv.conf
+	for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
+	;;
+esac
+exit 0
+DHCP
+chmod +x "$root/etc/udhcpc/default.script"
 
 cat > "$root/init" <<'INIT'
 #!/bin/sh
