@@ -76,6 +76,8 @@ struct pc {
 	unsigned nnics;
 	struct net_pollset pollset; /* fds of one poll_host() call */
 	bool hpet_legacy; /* HPET legacy replacement route: the PIT is cut off IRQ0 */
+	uint8_t pirq_level[4];     /* PCI PIRQA..D line levels */
+	uint16_t pirq_irq_active;  /* ISA IRQs currently driven high by PIRQs */
 
 	struct e820_entry e820[E820_MAX];
 	unsigned e820_count;
@@ -545,6 +547,36 @@ static int fw_cfg_setup(struct pc *pc)
 	return r < 0 ? r : 0;
 }
 
+/*
+ * PCI INTx: PIRQA..D reach the ISA IRQ that the PIIX3 route registers (0x60-0x63) name, as the
+ * DSDT's link devices program them; several PIRQs may share one IRQ (wired-OR, level-triggered).
+ * The routes are re-read on every change, so a guest that reprograms them is followed at the
+ * next interrupt edge.
+ */
+static void pirq_update(struct pc *pc)
+{
+	uint16_t want = 0;
+	for (unsigned p = 0; p < 4; p++) {
+		int irq = pci_isa_bridge_pirq_route(&pc->pci_isa, p);
+		if (pc->pirq_level[p] && irq >= 0 && irq < 16)
+			want |= 1u << irq;
+	}
+	uint16_t changed = want ^ pc->pirq_irq_active;
+	pc->pirq_irq_active = want;
+	for (unsigned irq = 0; irq < 16; irq++)
+		if (changed & (1u << irq))
+			isa_set_irq(pc, irq, (want >> irq) & 1);
+}
+
+static void pci_set_pirq(void *ctx, unsigned pirq, int level)
+{
+	struct pc *pc = ctx;
+	if (pirq >= 4)
+		return;
+	pc->pirq_level[pirq] = level != 0;
+	pirq_update(pc);
+}
+
 /* PCI bus 0 with the i440FX host bridge at 00:00.0 and the PIIX3 ISA bridge at 00:01.0; the HPET. */
 static int chipset_setup(struct pc *pc)
 {
@@ -552,6 +584,7 @@ static int chipset_setup(struct pc *pc)
 	if (r)
 		return r;
 	pc->pci.reset_request = pci_reset_request;
+	pc->pci.set_pirq = pci_set_pirq;
 	pc->pci.ctx = pc;
 	pci_host_bridge_init(&pc->pci_host);
 	pci_isa_bridge_init(&pc->pci_isa);
