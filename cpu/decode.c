@@ -180,9 +180,14 @@ int insn_decode(unsigned mode, const uint8_t *bytes, unsigned avail, struct insn
 	for (unsigned k = 0; k < zi.operand_count; k++) {
 		const ZydisDecodedOperand *o = &zo[k];
 		if (o->visibility == ZYDIS_OPERAND_VISIBILITY_HIDDEN) {
-			if (o->type == ZYDIS_OPERAND_TYPE_MEMORY && !hidden_mem && o->mem.segment != ZYDIS_REGISTER_ES &&
-			    o->mem.segment != ZYDIS_REGISTER_SS)
-				hidden_mem = o;
+			/* The source of a string instruction (rSI) or XLAT (rBX) carries the segment,
+			 * override included; the ES:rDI destination and stack operands do not. */
+			if (o->type == ZYDIS_OPERAND_TYPE_MEMORY && !hidden_mem) {
+				ZydisRegister b = o->mem.base;
+				if (b == ZYDIS_REGISTER_RSI || b == ZYDIS_REGISTER_ESI || b == ZYDIS_REGISTER_SI ||
+				    b == ZYDIS_REGISTER_RBX || b == ZYDIS_REGISTER_EBX || b == ZYDIS_REGISTER_BX)
+					hidden_mem = o;
+			}
 			continue;
 		}
 		if (i->nops >= 3)
