@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "block/drive.h"
 #include "boot/multiboot.h"
 #include "cli/cli.h"
 #include "machine/pc.h"
@@ -47,6 +48,9 @@ static void run_usage(FILE *f)
 		"      --device virtio-rng\n"
 		"                         a virtio entropy device (virtio-rng-pci): the guest's\n"
 		"                         /dev/hwrng reads the host's getrandom()\n"
+		"      --drive file=PATH[,format=raw|qcow2][,readonly=on][,serial=S]\n"
+		"                         a virtio-blk disk (the guest's /dev/vda, vdb, ... in order);\n"
+		"                         the format is probed when not given; repeat for more disks\n"
 		"  -h, --help             this help\n\n"
 		"On the terminal console, Ctrl-A x quits and Ctrl-A h lists the keys.\n",
 		DEFAULT_APPEND);
@@ -121,6 +125,7 @@ int cli_run(int argc, char **argv)
 		{ "no-host-unpack", no_argument, 0, 'u' },
 		{ "trace", required_argument, 0, 't' },
 		{ "net", required_argument, 0, 'n' },
+		{ "drive", required_argument, 0, 'D' },
 		{ "device", required_argument, 0, OPT_DEVICE },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -134,6 +139,7 @@ int cli_run(int argc, char **argv)
 	const char *console = "stdio", *trace = NULL;
 	static char kpath[PATH_MAX], ipath[PATH_MAX];
 	static struct net_config nics[PC_MAX_NICS];
+	static struct drive_config drives[PC_MAX_DRIVES];
 	int ch;
 
 	opterr = 0;
@@ -156,6 +162,20 @@ int cli_run(int argc, char **argv)
 		case 'd': cfg.debug_exit = true; break;
 		case 'u': cfg.no_host_unpack = true; break;
 		case 't': trace = optarg; break;
+		case 'D': {
+			char derr[256];
+			if (cfg.ndrives == PC_MAX_DRIVES) {
+				fprintf(stderr, "softvm run: --drive %s: at most %d drives\n", optarg, PC_MAX_DRIVES);
+				return 2;
+			}
+			if (drive_parse(optarg, &drives[cfg.ndrives], derr, sizeof(derr)) < 0) {
+				fprintf(stderr, "softvm run: --drive %s: %s\n", optarg, derr);
+				return 2;
+			}
+			cfg.drives = drives;
+			cfg.ndrives++;
+			break;
+		}
 		case 'n': {
 			char nerr[256];
 			if (cfg.nnics == PC_MAX_NICS) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "block/drive.h"
 #include "boot/linux.h"
 #include "boot/multiboot.h"
 #include "cpu/cpu.h"
@@ -40,6 +41,7 @@
 #include "machine/timer.h"
 #include "net/net.h"
 #include "virtio/net.h"
+#include "virtio/blk.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 
@@ -70,6 +72,9 @@ struct pc {
 	struct virtio_pci *virtio_pci[PC_MAX_VIRTIO];
 	unsigned virtio_count;
 	struct virtio_rng *rng;
+	struct virtio_blk *blk[PC_MAX_DRIVES]; /* --drive, in order */
+	struct drive drive[PC_MAX_DRIVES];
+	unsigned nblk;
 	/* --net: a virtio-net NIC and its user-mode backend each */
 	struct virtio_net *nic[PC_MAX_NICS];
 	struct net_backend *net_be[PC_MAX_NICS];
@@ -336,6 +341,35 @@ static int virtio_setup(struct pc *pc)
 		return -ENOMEM;
 	virtio_rng_init(pc->rng);
 	return pc_add_virtio(pc, &pc->rng->vdev, 0x00ff00 /* unclassified, as QEMU */);
+}
+
+/* One virtio-blk device per --drive, after the other virtio functions (the guest names them vda,
+ * vdb, ... in this order). Returns 0, or -1 with a one-line message naming the image in err. */
+static int drives_setup(struct pc *pc, char *err, size_t errlen)
+{
+	for (unsigned k = 0; k < pc->cfg.ndrives && k < PC_MAX_DRIVES; k++) {
+		const struct drive_config *dc = &pc->cfg.drives[k];
+		struct drive *d = &pc->drive[k];
+		if (drive_open(dc, d, err, errlen) < 0)
+			return -1;
+		struct virtio_blk *b = calloc(1, sizeof(*b));
+		struct virtio_blk_options o = { dc->serial, d->probed_raw };
+		int r = b ? virtio_blk_init(b, d->blk, &o) : -ENOMEM;
+		if (r) {
+			free(b);
+			blk_close(d->blk);
+			drive_unlock(d);
+			snprintf(err, errlen, "%s: cannot start its virtio-blk device: %s", dc->path, strerror(-r));
+			return -1;
+		}
+		pc->blk[pc->nblk++] = b;
+		r = pc_add_virtio(pc, &b->vdev, 0x010000 /* mass storage, as QEMU's virtio-blk */);
+		if (r) {
+			snprintf(err, errlen, "%s: cannot add a virtio-blk PCI function: %s", dc->path, strerror(-r));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* ---- small devices ---- */
@@ -695,7 +729,7 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 		pc_destroy(pc);
 		return NULL;
 	}
-	if (load_kernel(pc, err, errlen) < 0) {
+	if (drives_setup(pc, err, errlen) < 0 || load_kernel(pc, err, errlen) < 0) {
 		pc_destroy(pc);
 		return NULL;
 	}
@@ -707,6 +741,13 @@ void pc_destroy(struct pc *pc)
 {
 	if (!pc)
 		return;
+	/* Disks first: their I/O threads finish, flush and close while the CPU still exists (a
+	 * completion kicks it). */
+	for (unsigned k = 0; k < pc->nblk; k++) {
+		virtio_blk_free(pc->blk[k]);
+		free(pc->blk[k]);
+		drive_unlock(&pc->drive[k]);
+	}
 	cpu_destroy(pc->cpu);
 	fw_cfg_free(&pc->fw_cfg);
 	for (unsigned k = 0; k < pc->nnics; k++) {

@@ -13,6 +13,10 @@
 
 struct net_config;
 
+#define PC_MAX_DRIVES 8
+
+struct drive_config;
+
 /* The machine description: what the CLI (and later the API) fills and the builder consumes. */
 struct pc_config {
 	uint64_t ram_size;
@@ -27,6 +31,8 @@ struct pc_config {
 	FILE *trace;         /* per-instruction trace, or NULL */
 	const struct net_config *nics; /* one virtio-net NIC with user networking each (net/net.h) */
 	unsigned nnics;      /* <= PC_MAX_NICS */
+	const struct drive_config *drives; /* one virtio-blk device each (block/drive.h) */
+	unsigned ndrives;    /* <= PC_MAX_DRIVES */
 	bool virtio_rng;     /* a virtio-rng device (entropy from the host's getrandom) */
 };
 
