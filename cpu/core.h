@@ -494,6 +494,8 @@ void mov_init(void);
 void system_init(void);
 void x87_init(void);
 void sse_init(void);
+void sse3_init(void); /* sse3.c: SSE3 and SSSE3 */
+void sse4_init(void); /* sse4.c: SSE4.1 and SSE4.2 */
 void mmx_init(void);
 void seg_init(void);  /* seg.c: MOV Sreg, LDS.., LAR/LSL/VERR/VERW, ARPL, LLDT/LTR.. */
 void far_init(void);  /* far.c: far JMP/CALL/RET, IRET, INT n */

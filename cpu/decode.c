@@ -64,6 +64,8 @@ static void decode_init_once(void)
 	system_init();
 	x87_init();
 	sse_init();
+	sse3_init();
+	sse4_init();
 	mmx_init();
 	seg_init();
 	far_init();

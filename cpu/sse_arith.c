@@ -50,6 +50,8 @@ static uint32_t unmasked_underflow(unsigned op, const union vec *r)
 	case SF_CVTPD2PS: lanes32 = 2; break;
 	case SF_ADDPD: case SF_SUBPD: case SF_MULPD: case SF_DIVPD: lanes64 = 2; break;
 	case SF_ADDSD: case SF_SUBSD: case SF_MULSD: case SF_DIVSD: lanes64 = 1; break;
+	case SF_ADDSUBPS: case SF_HADDPS: case SF_HSUBPS: lanes32 = 4; break;
+	case SF_ADDSUBPD: case SF_HADDPD: case SF_HSUBPD: lanes64 = 2; break;
 	default: return 0;
 	}
 	for (unsigned k = 0; k < lanes32; k++)
@@ -113,10 +115,49 @@ static long double lane_f64(uint64_t v, uint32_t mxcsr)
  * adjusted (SDM vol. 1 §11.5.2.3, §11.5.2.4) and reports PE when that result is inexact, which
  * differs from the masked run's PE (an overflow to infinity is always inexact). Recomputes PE so.
  */
+/* The SSE3 additions as lane-wise a op b: *sub has bit k set where lane k subtracts. */
+static bool sse3_lanes(unsigned op, const union vec *d, const union vec *s, union vec *a, union vec *b,
+		       unsigned *sub)
+{
+	switch (op) {
+	case SF_ADDSUBPS: *a = *d; *b = *s; *sub = 0x5; return true;
+	case SF_ADDSUBPD: *a = *d; *b = *s; *sub = 0x1; return true;
+	case SF_HADDPS: case SF_HSUBPS:
+		for (unsigned k = 0; k < 2; k++) {
+			a->d[k] = d->d[2 * k];
+			b->d[k] = d->d[2 * k + 1];
+			a->d[2 + k] = s->d[2 * k];
+			b->d[2 + k] = s->d[2 * k + 1];
+		}
+		*sub = op == SF_HSUBPS ? 0xf : 0;
+		return true;
+	case SF_HADDPD: case SF_HSUBPD:
+		a->q[0] = d->q[0];
+		b->q[0] = d->q[1];
+		a->q[1] = s->q[0];
+		b->q[1] = s->q[1];
+		*sub = op == SF_HSUBPD ? 0x3 : 0;
+		return true;
+	default: return false;
+	}
+}
+
 static uint32_t trapped_precision(unsigned op, const union vec *a, const union vec *b, uint32_t mxcsr)
 {
 	unsigned kind, lanes;
 	bool dbl, cvt = false;
+	union vec la, lb;
+	unsigned sub;
+	if (sse3_lanes(op, a, b, &la, &lb, &sub)) {
+		dbl = op == SF_ADDSUBPD || op == SF_HADDPD || op == SF_HSUBPD;
+		for (unsigned k = 0; k < (dbl ? 2u : 4u); k++) {
+			long double x = dbl ? lane_f64(la.q[k], mxcsr) : lane_f32(la.d[k], mxcsr);
+			long double y = dbl ? lane_f64(lb.q[k], mxcsr) : lane_f32(lb.d[k], mxcsr);
+			if (inexact_unbounded((sub >> k) & 1, dbl, x, y))
+				return MXCSR_PE;
+		}
+		return 0;
+	}
 	switch (op) {
 	case SF_ADDPS: case SF_ADDSS: case SF_ADDPD: case SF_ADDSD: kind = 0; break;
 	case SF_SUBPS: case SF_SUBSS: case SF_SUBPD: case SF_SUBSD: kind = 1; break;
@@ -171,6 +212,8 @@ uint32_t sse_fop(unsigned op, union vec *d, const union vec *s, uint32_t mxcsr)
 	OP2(SF_CVTDQ2PD, "cvtdq2pd"); OP2(SF_CVTPD2DQ, "cvtpd2dq"); OP2(SF_CVTTPD2DQ, "cvttpd2dq");
 	OP2(SF_CVTPS2PD, "cvtps2pd"); OP2(SF_CVTPD2PS, "cvtpd2ps");
 	OP2(SF_CVTSS2SD, "cvtss2sd"); OP2(SF_CVTSD2SS, "cvtsd2ss");
+	OP2(SF_ADDSUBPS, "addsubps"); OP2(SF_ADDSUBPD, "addsubpd");
+	OP2(SF_HADDPS, "haddps"); OP2(SF_HADDPD, "haddpd"); OP2(SF_HSUBPS, "hsubps"); OP2(SF_HSUBPD, "hsubpd");
 	default: return 0;
 	}
 	memcpy(d, &a, 16);
@@ -281,4 +324,73 @@ uint32_t sse_cvt_from_int(bool dbl, unsigned size, union vec *d, uint64_t v, uin
 	}
 	memcpy(d, &a, 16);
 	return out & MXCSR_FLAGS;
+}
+
+/* ROUNDxx with the immediate's rounding mode put into MXCSR.RC and the instruction told to use
+ * it: the same rounding, and a suppressed precision exception is just not reported. */
+uint32_t sse_round(unsigned form, unsigned imm, union vec *d, const union vec *s, uint32_t mxcsr)
+{
+	v4sf a, b;
+	uint32_t g = host_mxcsr(mxcsr), hostcsr, out = 0;
+	if (!(imm & 4))
+		g = (g & ~(uint32_t)MXCSR_RC) | (imm & 3) << 13;
+	memcpy(&a, d, 16);
+	memcpy(&b, s, 16);
+	switch (form) {
+	case SC_PS: RUN2("roundps $4,"); break;
+	case SC_SS: RUN2("roundss $4,"); break;
+	case SC_PD: RUN2("roundpd $4,"); break;
+	default: RUN2("roundsd $4,"); break;
+	}
+	memcpy(d, &a, 16);
+	out &= MXCSR_FLAGS;
+	if (imm & 8)
+		out &= ~(uint32_t)MXCSR_PE;
+	return out;
+}
+
+/*
+ * DPPS/DPPD take their immediate as part of the operation (which products, which result lanes),
+ * so each immediate has its own host stub: 256 of each, 32 bytes apart, called as
+ * v4sf stub(v4sf d, v4sf s, struct stub_csr *) with the MXCSR swap done inside.
+ */
+struct stub_csr {
+	uint32_t guest, host, out;
+};
+
+typedef v4sf (*dp_stub)(v4sf d, v4sf s, struct stub_csr *csr);
+
+#define DP_STUBS(name, mn)                                                   \
+	".pushsection .text\n"                                               \
+	".balign 32\n"                                                       \
+	".globl " name "\n"                                                  \
+	".hidden " name "\n"                                                 \
+	name ":\n"                                                           \
+	".set .Ldp_imm, 0\n"                                                 \
+	".rept 256\n"                                                        \
+	".balign 32\n"                                                       \
+	"stmxcsr 4(%rdi)\n"                                                  \
+	"ldmxcsr (%rdi)\n"                                                   \
+	mn " $.Ldp_imm, %xmm1, %xmm0\n"                                      \
+	"stmxcsr 8(%rdi)\n"                                                  \
+	"ldmxcsr 4(%rdi)\n"                                                  \
+	"ret\n"                                                              \
+	".set .Ldp_imm, .Ldp_imm + 1\n"                                      \
+	".endr\n"                                                            \
+	".popsection\n"
+
+asm(DP_STUBS("softvm_dpps_stubs", "dpps"));
+asm(DP_STUBS("softvm_dppd_stubs", "dppd"));
+extern const char softvm_dpps_stubs[], softvm_dppd_stubs[];
+
+uint32_t sse_dp(bool dbl, unsigned imm, union vec *d, const union vec *s, uint32_t mxcsr)
+{
+	struct stub_csr csr = { host_mxcsr(mxcsr), 0, 0 };
+	v4sf a, b;
+	memcpy(&a, d, 16);
+	memcpy(&b, s, 16);
+	dp_stub fn = (dp_stub)(uintptr_t)((dbl ? softvm_dppd_stubs : softvm_dpps_stubs) + 32 * (imm & 0xff));
+	a = fn(a, b, &csr);
+	memcpy(d, &a, 16);
+	return csr.out & MXCSR_FLAGS;
 }

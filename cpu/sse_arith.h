@@ -31,6 +31,8 @@ enum sse_fop {
 	SF_RCPPS, SF_RCPSS, SF_RSQRTPS, SF_RSQRTSS,
 	SF_CVTDQ2PS, SF_CVTPS2DQ, SF_CVTTPS2DQ, SF_CVTDQ2PD, SF_CVTPD2DQ, SF_CVTTPD2DQ,
 	SF_CVTPS2PD, SF_CVTPD2PS, SF_CVTSS2SD, SF_CVTSD2SS,
+	/* SSE3: d = (d0 - s0, d1 + s1, ...); horizontal: (d0 op d1, d2 op d3, s0 op s1, s2 op s3) */
+	SF_ADDSUBPS, SF_ADDSUBPD, SF_HADDPS, SF_HADDPD, SF_HSUBPS, SF_HSUBPD,
 	SF_COUNT
 };
 
@@ -47,5 +49,11 @@ uint32_t sse_comi(bool dbl, bool unordered_quiet, const union vec *a, const unio
 uint32_t sse_cvt_to_int(bool dbl, bool trunc, unsigned size, const union vec *s, uint32_t mxcsr, uint64_t *res);
 /* CVTSI2SS / CVTSI2SD from a 32- or 64-bit integer into element 0 of d. */
 uint32_t sse_cvt_from_int(bool dbl, unsigned size, union vec *d, uint64_t v, uint32_t mxcsr);
+
+/* ROUNDPS/ROUNDSS/ROUNDPD/ROUNDSD (SSE4.1): the forms of enum sse_cmpform; imm is the
+ * instruction's immediate (bits 0..1 rounding mode, 2 use MXCSR.RC, 3 suppress precision). */
+uint32_t sse_round(unsigned form, unsigned imm, union vec *d, const union vec *s, uint32_t mxcsr);
+/* DPPS (dbl=false) / DPPD (SSE4.1) with the instruction's immediate: d = dot product of d and s. */
+uint32_t sse_dp(bool dbl, unsigned imm, union vec *d, const union vec *s, uint32_t mxcsr);
 
 #endif
