@@ -191,6 +191,11 @@ bool cpu_halted(struct cpu *c)
 	return c->halted;
 }
 
+bool cpu_can_wake(struct cpu *c)
+{
+	return (c->nmi_pending && !c->nmi_blocked) || (c->intr_line && (c->s.rflags & F_IF));
+}
+
 void cpu_flush_tlb(struct cpu *c)
 {
 	tlb_flush_all(c);

@@ -149,6 +149,9 @@ void cpu_request_stop(struct cpu *c);
 
 /* True while the CPU sits in HLT (it leaves HLT when an interrupt is taken). */
 bool cpu_halted(struct cpu *c);
+/* True when an interrupt or NMI is pending that the CPU would take now: a halted CPU must then
+ * run again rather than the machine sleeping. */
+bool cpu_can_wake(struct cpu *c);
 
 /* Guest-physical memory was written behind the CPU's back (DMA): drop cached code there. */
 void cpu_notify_phys_write(struct cpu *c, uint64_t gpa, uint64_t len);

@@ -850,7 +850,9 @@ int pc_run(struct pc *pc)
 		}
 		switch (r) {
 		case CPU_EXIT_HLT:
-			if (cpu_halted(pc->cpu) && !pc->exit_requested) {
+			/* A timer or the console may have raised an interrupt since the CPU halted:
+			 * then run it at once instead of sleeping. */
+			if (cpu_halted(pc->cpu) && !cpu_can_wake(pc->cpu) && !pc->exit_requested) {
 				wait_for_event(pc);
 				timers_run(&pc->timers, clock_ns());
 				virtio_host_poll(&pc->virtio);
