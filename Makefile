@@ -40,7 +40,7 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: all check deps bench asan clean guest fuzz
+.PHONY: all check deps bench asan clean run guest fuzz
 all: $(SOFTVM) $(CPU_LIB) $(VM_LIB) $(TEST_BIN) $(GUEST_TEST_BIN) $(BENCH_BIN)
 
 deps: $(DEPS_STAMP)
@@ -105,9 +105,14 @@ $(BUILD)/bench/net: $(GUEST_SESSION_OBJ)
 guest: | $(DEPS_STAMP)
 	@sh scripts/guest-image.sh
 
+# Fuzzers first (bounded time), so the test totals stay the last line of the output.
 check: all guest
-	@sh scripts/run-tests.sh $(TEST_BIN) $(GUEST_TEST_BIN)
 	@if command -v clang >/dev/null 2>&1; then $(MAKE) --no-print-directory fuzz; fi
+	@sh scripts/run-tests.sh $(TEST_BIN) $(GUEST_TEST_BIN)
+
+# Sets everything up on a fresh Debian machine and boots the default guest on this terminal.
+run: all guest
+	./softvm run
 
 # qcow2 fuzz target (libFuzzer from clang, which scripts/install-deps.sh installs), run for a
 # bounded time; a crash, sanitizer report or leak fails it and leaves the input in $(BUILD)/fuzz.
@@ -145,8 +150,9 @@ bench: all guest
 	@sh scripts/install-deps.sh --bench
 	@for b in $(BENCH_BIN); do $$b; done
 
+# The sanitized softvm goes to build-asan/ so it never replaces ./softvm.
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" check
+	$(MAKE) BUILD=build-asan SOFTVM=build-asan/softvm CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" check
 
 clean:
 	rm -rf build build-asan
