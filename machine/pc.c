@@ -35,6 +35,7 @@
 #include "dev/rtc.h"
 #include "dev/uart.h"
 #include "machine/acpi.h"
+#include "machine/chardev.h"
 #include "machine/iobus.h"
 #include "machine/pc.h"
 #include "machine/ram.h"
@@ -42,6 +43,7 @@
 #include "net/net.h"
 #include "virtio/net.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 
@@ -80,6 +82,9 @@ struct pc {
 	struct net_backend *net_be[PC_MAX_NICS];
 	unsigned nnics;
 	struct net_pollset pollset; /* fds of one poll_host() call */
+	struct virtio_console *vcon; /* --device virtio-console / virtserialport: all ports on one device */
+	struct chardev serial_chr;   /* --console socket:PATH */
+	bool serial_socket;
 	bool hpet_legacy; /* HPET legacy replacement route: the PIT is cut off IRQ0 */
 	uint8_t pirq_level[4];     /* PCI PIRQA..D line levels */
 	uint16_t pirq_irq_active;  /* ISA IRQs currently driven high by PIRQs */
@@ -383,6 +388,38 @@ static void debug_exit_write(void *dev, uint64_t off, unsigned size, uint64_t va
 
 static const struct io_ops debug_exit_ops = { NULL, debug_exit_write };
 
+/* --console socket:PATH (the serial console on a listening Unix socket), and one virtio-console
+ * device carrying every --device virtio-console / virtserialport port. Errors name the option. */
+static int chardevs_setup(struct pc *pc, char *err, size_t errlen)
+{
+	if (pc->cfg.console_socket) {
+		char e[512];
+		if (chardev_listen(&pc->serial_chr, pc->cfg.console_socket, e, sizeof(e)) < 0) {
+			snprintf(err, errlen, "--console socket:%s", e);
+			return -1;
+		}
+		pc->serial_socket = true;
+	}
+	if (!pc->cfg.nvcon_ports)
+		return 0;
+	pc->vcon = calloc(1, sizeof(*pc->vcon));
+	if (!pc->vcon) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (virtio_console_init(pc->vcon, pc->cfg.vcon_ports, pc->cfg.nvcon_ports, err, errlen) < 0) {
+		free(pc->vcon);
+		pc->vcon = NULL;
+		return -1;
+	}
+	int r = pc_add_virtio(pc, &pc->vcon->vdev, 0x078000 /* communication controller, as QEMU's virtio-serial */);
+	if (r) {
+		snprintf(err, errlen, "cannot add the virtio-console device: %s", strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
 /* One virtio-net NIC per --net, each with its own slirp (QEMU gives each -nic user its own
  * network too). Errors name the option: a host forward whose port is taken, say. */
 static int net_setup(struct pc *pc, char *err, size_t errlen)
@@ -415,6 +452,10 @@ static int net_setup(struct pc *pc, char *err, size_t errlen)
 static void console_tx(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct pc *pc = opaque;
+	if (pc->serial_socket) {
+		chardev_write(&pc->serial_chr, buf, len); /* never blocks: dropped with no client */
+		return;
+	}
 	if (pc->cfg.console_out < 0)
 		return;
 	while (len) {
@@ -430,14 +471,31 @@ static void console_tx(void *opaque, const uint8_t *buf, size_t len)
 
 static void console_msg(struct pc *pc, const char *msg)
 {
+	if (pc->serial_socket)
+		chardev_write(&pc->serial_chr, msg, strlen(msg));
 	if (pc->cfg.console_out >= 0 && write(pc->cfg.console_out, msg, strlen(msg)) < 0) {
 		/* nothing useful to do if the terminal is gone */
 	}
 }
 
+/* --console socket:PATH: what the attached tool typed goes to the UART as it is (no Ctrl-A
+ * escapes: a tool may send any byte). */
+static void serial_socket_poll(struct pc *pc)
+{
+	uint8_t buf[UART_FIFO_SIZE];
+	size_t room = uart_rx_room(&pc->com1);
+	size_t n = chardev_read(&pc->serial_chr, buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (n)
+		uart_receive(&pc->com1, buf, n);
+}
+
 /* Reads what the console has for the guest (as much as the UART FIFO takes). */
 static void console_poll(struct pc *pc)
 {
+	if (pc->serial_socket) {
+		serial_socket_poll(pc);
+		return;
+	}
 	int fd = pc->cfg.console_in;
 	if (fd < 0)
 		return;
@@ -602,6 +660,13 @@ static void pirq_update(struct pc *pc)
 			isa_set_irq(pc, irq, (want >> irq) & 1);
 }
 
+/* The guest reprogrammed a PIIX3 PIRQ route register (0x60-0x63): move asserted lines along. */
+static void isa_bridge_config_write(struct pci_device *d, unsigned off, unsigned size, uint32_t val)
+{
+	if (off < 0x64 && off + size > 0x60 && d->bus)
+		pirq_update(d->bus->ctx);
+}
+
 static void pci_set_pirq(void *ctx, unsigned pirq, int level)
 {
 	struct pc *pc = ctx;
@@ -622,6 +687,7 @@ static int chipset_setup(struct pc *pc)
 	pc->pci.ctx = pc;
 	pci_host_bridge_init(&pc->pci_host);
 	pci_isa_bridge_init(&pc->pci_isa);
+	pc->pci_isa.config_write = isa_bridge_config_write;
 	r = pci_register_device(&pc->pci, PCI_DEVFN(0, 0), &pc->pci_host);
 	if (!r)
 		r = pci_register_device(&pc->pci, PCI_DEVFN(1, 0), &pc->pci_isa);
@@ -729,6 +795,10 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen)
 		pc_destroy(pc);
 		return NULL;
 	}
+	if (chardevs_setup(pc, err, errlen) < 0) {
+		pc_destroy(pc);
+		return NULL;
+	}
 	if (drives_setup(pc, err, errlen) < 0 || load_kernel(pc, err, errlen) < 0) {
 		pc_destroy(pc);
 		return NULL;
@@ -757,6 +827,11 @@ void pc_destroy(struct pc *pc)
 		net_backend_destroy(pc->net_be[k]);
 	}
 	net_pollset_free(&pc->pollset);
+	if (pc->vcon)
+		virtio_console_free(pc->vcon);
+	free(pc->vcon);
+	if (pc->serial_socket)
+		chardev_close(&pc->serial_chr);
 	for (unsigned k = 0; k < pc->virtio_count; k++)
 		free(pc->virtio_pci[k]);
 	free(pc->rng);
@@ -817,9 +892,17 @@ static void poll_host(struct pc *pc, int timeout_ms)
 		net_pollset_add(ps, pc->cfg.console_in, POLLIN);
 	for (unsigned k = 0; k < pc->nnics; k++)
 		net_poll_fill(pc->net_be[k], ps, &timeout_ms);
+	if (pc->serial_socket)
+		chardev_poll_fill(&pc->serial_chr, ps, uart_rx_room(&pc->com1) > 0, &timeout_ms);
+	if (pc->vcon)
+		virtio_console_poll_fill(pc->vcon, ps, &timeout_ms);
 	int r = poll(ps->fds, ps->n, timeout_ms);
 	for (unsigned k = 0; k < pc->nnics; k++)
 		net_poll_done(pc->net_be[k], ps, r < 0);
+	if (pc->serial_socket)
+		chardev_poll_done(&pc->serial_chr, ps); /* input: console_poll reads it */
+	if (pc->vcon)
+		virtio_console_poll_done(pc->vcon, ps);
 }
 
 /* Sleeps until the next timer deadline or console input. */
@@ -844,7 +927,7 @@ int pc_run(struct pc *pc)
 		virtio_host_poll(&pc->virtio);
 		if (now - pc->last_console_poll >= CONSOLE_POLL_NS || r == CPU_EXIT_HLT) {
 			pc->last_console_poll = now;
-			if (pc->nnics && r != CPU_EXIT_HLT)
+			if ((pc->nnics || pc->vcon || pc->serial_socket) && r != CPU_EXIT_HLT)
 				poll_host(pc, 0); /* the network's sockets while the guest runs */
 			console_poll(pc);
 		}
