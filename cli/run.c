@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "machine/pc.h"
 #include "net/net.h"
+#include "virtio/console.h"
 
 #define DEFAULT_APPEND "console=ttyS0 earlyprintk=ttyS0 panic=-1 quiet"
 
@@ -35,7 +36,16 @@ static void run_usage(FILE *f)
 		"                         its entry; the kernel's command line starts with its path)\n"
 		"  -a, --append TEXT      kernel command line (default: \"%s\")\n"
 		"  -m, --memory SIZE      guest RAM, e.g. 512M or 2G (default 512M)\n"
-		"      --console WHERE    serial console: stdio (default), file:PATH, or none\n"
+		"      --console WHERE    serial console: stdio (default), file:PATH, socket:PATH\n"
+		"                         (a Unix socket softvm listens on; one tool at a time\n"
+		"                         attaches, e.g. socat - UNIX-CONNECT:PATH), or none\n"
+		"      --device virtio-console,socket=PATH|file=PATH[,cols=N,rows=N]\n"
+		"                         a virtio console port: the guest's /dev/hvc0 on a Unix\n"
+		"                         socket (or its output in a file)\n"
+		"      --device virtserialport,name=NAME,socket=PATH|file=PATH\n"
+		"                         a named port on the same virtio-console device (the guest's\n"
+		"                         /dev/vport*p1, ...; /dev/virtio-ports/NAME with udev), e.g.\n"
+		"                         name=org.softvm.agent.0; up to 6 named ports\n"
 		"      --debug-exit       QEMU isa-debug-exit device: writing v to port 0xf4 exits\n"
 		"                         softvm with status (v << 1) | 1\n"
 		"      --no-host-unpack   let the kernel decompress itself instead of unpacking on the host\n"
@@ -140,6 +150,7 @@ int cli_run(int argc, char **argv)
 	static char kpath[PATH_MAX], ipath[PATH_MAX];
 	static struct net_config nics[PC_MAX_NICS];
 	static struct drive_config drives[PC_MAX_DRIVES];
+	static struct virtio_console_port_config vcon[VIRTIO_CONSOLE_MAX_PORTS];
 	int ch;
 
 	opterr = 0;
@@ -190,12 +201,31 @@ int cli_run(int argc, char **argv)
 			cfg.nnics++;
 			break;
 		}
-		case OPT_DEVICE:
+		case OPT_DEVICE: {
+			/* virtio-console and virtserialport ports; other devices below */
+			static struct virtio_console_port_config port;
+			char verr[256];
+			int v = virtio_console_parse(optarg, &port, verr, sizeof(verr));
+			if (v == 0 && cfg.nvcon_ports == VIRTIO_CONSOLE_MAX_PORTS) {
+				snprintf(verr, sizeof(verr), "at most %d virtio-console ports", VIRTIO_CONSOLE_MAX_PORTS);
+				v = -1;
+			}
+			if (v < 0) {
+				fprintf(stderr, "softvm run: --device %s: %s\n", optarg, verr);
+				return 2;
+			}
+			if (v == 0) {
+				vcon[cfg.nvcon_ports++] = port;
+				cfg.vcon_ports = vcon;
+				break;
+			}
+		}
 			if (!strcmp(optarg, "virtio-rng") || !strcmp(optarg, "virtio-rng-pci")) {
 				cfg.virtio_rng = true;
 				break;
 			}
-			fprintf(stderr, "softvm run: --device %s: unknown device (known: virtio-rng)\n", optarg);
+			fprintf(stderr, "softvm run: --device %s: unknown device (known: virtio-rng, virtio-console, virtserialport)\n",
+				optarg);
 			return 2;
 		case 'h': run_usage(stdout); return 0;
 		default:
@@ -248,11 +278,16 @@ int cli_run(int argc, char **argv)
 		}
 		cfg.console_out = fd;
 		cfg.console_in = -1;
+	} else if (!strncmp(console, "socket:", 7) && console[7]) {
+		cfg.console_socket = console + 7; /* pc_create listens there */
+		cfg.console_out = -1;
+		cfg.console_in = -1;
+		cfg.console_escapes = false;
 	} else if (!strcmp(console, "none")) {
 		cfg.console_out = -1;
 		cfg.console_in = -1;
 	} else {
-		fprintf(stderr, "softvm run: --console %s: expected stdio, file:PATH or none\n", console);
+		fprintf(stderr, "softvm run: --console %s: expected stdio, file:PATH, socket:PATH or none\n", console);
 		return 2;
 	}
 	if (trace) {

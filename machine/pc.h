@@ -16,6 +16,7 @@ struct net_config;
 #define PC_MAX_DRIVES 8
 
 struct drive_config;
+struct virtio_console_port_config;
 
 /* The machine description: what the CLI (and later the API) fills and the builder consumes. */
 struct pc_config {
@@ -33,6 +34,10 @@ struct pc_config {
 	unsigned nnics;      /* <= PC_MAX_NICS */
 	const struct drive_config *drives; /* one virtio-blk device each (block/drive.h) */
 	unsigned ndrives;    /* <= PC_MAX_DRIVES */
+	/* virtio-console ports (virtio/console.h): the console and named ports, one device */
+	const struct virtio_console_port_config *vcon_ports;
+	unsigned nvcon_ports;
+	const char *console_socket; /* serial console on a listening Unix socket at this path (NULL: console_in/out) */
 	bool virtio_rng;     /* a virtio-rng device (entropy from the host's getrandom) */
 };
 
