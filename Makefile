@@ -41,6 +41,8 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all check deps bench asan clean run guest fuzz
+# Keep every object: test objects are intermediate files make would otherwise delete and rebuild.
+.SECONDARY:
 all: $(SOFTVM) $(CPU_LIB) $(VM_LIB) $(TEST_BIN) $(GUEST_TEST_BIN) $(BENCH_BIN)
 
 deps: $(DEPS_STAMP)
