@@ -5,13 +5,17 @@
  * VIRTIO_NET_F_STATUS (link always up), VIRTIO_NET_F_CSUM (the driver may leave a partial
  * checksum, completed here before the frame reaches the backend: slirp needs whole checksums),
  * VIRTIO_NET_F_GUEST_CSUM (received frames are marked DATA_VALID: the backend's checksums are
- * complete) and VIRTIO_NET_F_MRG_RXBUF (a frame may span several receive chains, §5.1.6.4).
- * Left out: GSO/TSO in either direction, the control queue (promiscuous mode, MAC filtering,
+ * complete), VIRTIO_NET_F_MRG_RXBUF (a frame may span several receive chains, §5.1.6.4) and
+ * VIRTIO_NET_F_HOST_TSO4/6: the driver may send TCP frames of up to 64 KiB, cut here into
+ * segments of gso_size bytes with their own IP and TCP headers and checksums (what a NIC's
+ * segmentation offload does), so the guest's TCP stack runs once per 64 KiB instead of once per
+ * MTU; the backend (slirp) sees ordinary MTU-sized frames.
+ * Left out: receive-side GSO, UFO, TSO with ECN, the control queue (promiscuous mode, MAC filtering,
  * VLAN filtering: every frame is delivered), multiqueue, RSS, MTU advice, link changes.
  *
  * Guest values are never trusted: a transmit chain shorter than the header plus an Ethernet
- * header, longer than VIRTIO_NET_MAX_FRAME, with a GSO type or with a checksum position outside
- * the frame is dropped (and counted); receive chains too small for a frame are given back
+ * header, longer than VIRTIO_NET_MAX_FRAME, with a GSO type not negotiated or not matching the
+ * frame's headers, or with a checksum position outside the frame is dropped (and counted); receive chains too small for a frame are given back
  * unused and the frame is dropped. While the driver has no receive buffers, up to
  * VIRTIO_NET_RX_BACKLOG frames wait; later ones are dropped (TCP resends them).
  */
@@ -29,6 +33,7 @@
 
 #define HDR_FLAGS 0
 #define HDR_GSO_TYPE 1
+#define HDR_GSO_SIZE 4
 #define HDR_CSUM_START 6
 #define HDR_CSUM_OFFSET 8
 #define HDR_NUM_BUFFERS 10
@@ -65,6 +70,108 @@ static bool tx_complete_csum(uint8_t *frame, size_t len, unsigned start, unsigne
 	return true;
 }
 
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+#define TCP_FIN 0x01
+#define TCP_PSH 0x08
+#define TCP_CWR 0x80
+#define TSO_MIN_MSS 64 /* below any real MSS (IPv4's minimum is 536): bounds the segment count */
+
+/*
+ * Cuts a TSO frame (VIRTIO_NET_HDR_GSO_TCPV4/TCPV6, §5.1.6.2) into segments of mss payload bytes:
+ * each gets the original headers with its own IP length (and IPv4 ID and header checksum), TCP
+ * sequence number and full TCP checksum; FIN and PSH stay on the last segment only, CWR on the
+ * first (as NICs and Linux's software GSO do). The headers are parsed from the frame itself (the
+ * header's hdr_len is only a hint): Ethernet with an optional VLAN tag, IPv4 with options or IPv6
+ * without extension headers, then TCP. Returns false (nothing sent) if they do not add up.
+ */
+static bool tx_tso(struct virtio_net *n, bool v6, unsigned mss, const uint8_t *f, size_t len)
+{
+	size_t l3 = 14, l4;
+	uint16_t type = be16(f + 12);
+	if (type == 0x8100) {
+		if (len < 18)
+			return false;
+		type = be16(f + 16);
+		l3 = 18;
+	}
+	if (!v6) {
+		if (type != 0x0800 || len < l3 + 20 || f[l3] >> 4 != 4 || f[l3 + 9] != 6)
+			return false;
+		l4 = l3 + (f[l3] & 15) * 4u;
+		if (l4 < l3 + 20)
+			return false;
+	} else {
+		if (type != 0x86dd || len < l3 + 40 || f[l3] >> 4 != 6 || f[l3 + 6] != 6)
+			return false;
+		l4 = l3 + 40;
+	}
+	if (len < l4 + 20)
+		return false;
+	size_t doff = (f[l4 + 12] >> 4) * 4u, hdrs = l4 + doff;
+	if (doff < 20 || len < hdrs || mss < TSO_MIN_MSS)
+		return false;
+	size_t payload = len - hdrs;
+	uint32_t seq0 = (uint32_t)be16(f + l4 + 4) << 16 | be16(f + l4 + 6);
+	uint16_t id0 = v6 ? 0 : be16(f + l3 + 4);
+	uint8_t flags0 = f[l4 + 13];
+	uint8_t *s = n->segbuf;
+	size_t off = 0;
+	unsigned i = 0;
+	do {
+		size_t sl = payload - off < mss ? payload - off : mss;
+		bool last = off + sl == payload;
+		memcpy(s, f, hdrs);
+		memcpy(s + hdrs, f + hdrs + off, sl);
+		size_t tcplen = doff + sl;
+		uint8_t pseudo[8];
+		uint32_t sum;
+		if (!v6) {
+			put_be16(s + l3 + 2, (uint16_t)(l4 - l3 + tcplen));
+			put_be16(s + l3 + 4, (uint16_t)(id0 + i));
+			s[l3 + 10] = s[l3 + 11] = 0;
+			put_be16(s + l3 + 10, net_csum_fold(net_csum_add(0, s + l3, l4 - l3)));
+			sum = net_csum_add(0, s + l3 + 12, 8); /* source and destination */
+			pseudo[0] = 0, pseudo[1] = 6;
+			put_be16(pseudo + 2, (uint16_t)tcplen);
+			sum = net_csum_add(sum, pseudo, 4);
+		} else {
+			put_be16(s + l3 + 4, (uint16_t)tcplen);
+			sum = net_csum_add(0, s + l3 + 8, 32);
+			pseudo[0] = pseudo[1] = 0;
+			put_be16(pseudo + 2, (uint16_t)tcplen);
+			pseudo[4] = pseudo[5] = pseudo[6] = 0, pseudo[7] = 6;
+			sum = net_csum_add(sum, pseudo, 8);
+		}
+		uint32_t seq = seq0 + (uint32_t)off;
+		put_be16(s + l4 + 4, (uint16_t)(seq >> 16));
+		put_be16(s + l4 + 6, (uint16_t)seq);
+		uint8_t fl = flags0;
+		if (!last)
+			fl &= (uint8_t)~(TCP_FIN | TCP_PSH);
+		if (i)
+			fl &= (uint8_t)~TCP_CWR;
+		s[l4 + 13] = fl;
+		s[l4 + 16] = s[l4 + 17] = 0;
+		put_be16(s + l4 + 16, net_csum_fold(net_csum_add(sum, s + l4, tcplen)));
+		if (n->be)
+			net_send(n->be, s, hdrs + sl);
+		n->tx_segments++;
+		off += sl;
+		i++;
+	} while (off < payload);
+	return true;
+}
+
 /* One chain: header then frame, both device-readable. Returns false to count an error. */
 static bool tx_one(struct virtio_net *n, struct virtq_elem *e)
 {
@@ -76,8 +183,15 @@ static bool tx_one(struct virtio_net *n, struct virtq_elem *e)
 	const uint8_t *hdr = n->txbuf;
 	uint8_t *frame = n->txbuf + VIRTIO_NET_HDR_LEN;
 	size_t len = total - VIRTIO_NET_HDR_LEN;
-	if (hdr[HDR_GSO_TYPE] != VIRTIO_NET_HDR_GSO_NONE)
-		return false; /* no GSO feature was offered */
+	uint8_t gso = hdr[HDR_GSO_TYPE];
+	if (gso == VIRTIO_NET_HDR_GSO_TCPV4 || gso == VIRTIO_NET_HDR_GSO_TCPV6) {
+		bool v6 = gso == VIRTIO_NET_HDR_GSO_TCPV6;
+		if (!virtio_has_feature(&n->vdev, v6 ? VIRTIO_NET_F_HOST_TSO6 : VIRTIO_NET_F_HOST_TSO4))
+			return false;
+		return tx_tso(n, v6, ld16(hdr + HDR_GSO_SIZE), frame, len);
+	}
+	if (gso != VIRTIO_NET_HDR_GSO_NONE)
+		return false; /* UDP fragmentation offload and ECN were not offered */
 	if (hdr[HDR_FLAGS] & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		if (!virtio_has_feature(&n->vdev, VIRTIO_NET_F_CSUM))
 			return false;
@@ -273,8 +387,12 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t 
 {
 	memset(n, 0, sizeof(*n));
 	n->txbuf = malloc(VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_FRAME);
-	if (!n->txbuf)
+	n->segbuf = malloc(VIRTIO_NET_MAX_FRAME);
+	if (!n->txbuf || !n->segbuf) {
+		free(n->txbuf);
+		free(n->segbuf);
 		return -ENOMEM;
+	}
 	n->be = be;
 	memcpy(n->mac, mac, ETH_ALEN);
 
@@ -283,7 +401,8 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t 
 	v->device_id = VIRTIO_ID_NET;
 	v->host_features = VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
 			   VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |
-			   VIRTIO_BIT(VIRTIO_NET_F_STATUS);
+			   VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
+			   VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6);
 	v->num_queues = 2;
 	v->queue_max[VIRTIO_NET_RXQ] = VIRTIO_NET_QUEUE_SIZE;
 	v->queue_max[VIRTIO_NET_TXQ] = VIRTIO_NET_QUEUE_SIZE;
@@ -310,5 +429,6 @@ void virtio_net_free(struct virtio_net *n)
 		n->be->nic = NULL;
 	}
 	free(n->txbuf);
-	n->txbuf = NULL;
+	free(n->segbuf);
+	n->txbuf = n->segbuf = NULL;
 }

@@ -17,6 +17,7 @@
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_GUEST_TSO4 7
 #define VIRTIO_NET_F_HOST_TSO4 11
+#define VIRTIO_NET_F_HOST_TSO6 12
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
 #define VIRTIO_NET_F_CTRL_VQ 17
@@ -28,13 +29,16 @@
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_F_DATA_VALID 2
 #define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+#define VIRTIO_NET_HDR_GSO_ECN 0x80
 
 #define VIRTIO_NET_RXQ 0
 #define VIRTIO_NET_TXQ 1
 #define VIRTIO_NET_QUEUE_SIZE 256
 
-/* Largest frame carried either way: no GSO is offered, so an MTU-sized frame plus a VLAN tag
- * would do; this leaves room for jumbo frames and rejects anything absurd. */
+/* Largest frame carried either way: a TSO frame (an IP packet of up to 64 KiB) with its Ethernet
+ * and VLAN headers; anything larger is refused. */
 #define VIRTIO_NET_MAX_FRAME 65550
 /* Frames held for the guest while it has no receive buffers; more are dropped (TCP resends). */
 #define VIRTIO_NET_RX_BACKLOG 256
@@ -51,7 +55,8 @@ struct virtio_net {
 	struct virtio_net_frame backlog[VIRTIO_NET_RX_BACKLOG]; /* ring, oldest at backlog_head */
 	unsigned backlog_head, backlog_count;
 	uint8_t *txbuf; /* header + frame of the chain being sent */
-	uint64_t tx_frames, tx_errors, rx_frames, rx_dropped;
+	uint8_t *segbuf; /* one segment of a TSO frame */
+	uint64_t tx_frames, tx_errors, tx_segments, rx_frames, rx_dropped;
 };
 
 /* Fills the virtio device for the transport (virtio_pci_init takes &n->vdev) and attaches to be

@@ -27,13 +27,14 @@ static struct virtio_device *vdev = &vn.vdev;
 
 /* ---- fake backend ---- */
 
-static uint8_t sent[8][2048];
-static size_t sent_len[8];
+#define MAXSENT 64
+static uint8_t sent[MAXSENT][2048];
+static size_t sent_len[MAXSENT];
 static unsigned nsent;
 
 static void fb_send(struct net_backend *be, const uint8_t *frame, size_t len)
 {
-	if (nsent < 8 && len <= sizeof(sent[0])) {
+	if (nsent < MAXSENT && len <= sizeof(sent[0])) {
 		memcpy(sent[nsent], frame, len);
 		sent_len[nsent] = len;
 	}
@@ -214,9 +215,10 @@ static void test_config(void)
 	uint64_t want = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_NET_F_CSUM) |
 			VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
 	CHECK((vdev->host_features & want) == want, "features: MAC, STATUS, CSUM, GUEST_CSUM, MRG_RXBUF");
-	CHECK(!(vdev->host_features & (VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |
-				       VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ))),
-	      "features: no GSO, no control queue");
+	CHECK((vdev->host_features & VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4)) &&
+		      (vdev->host_features & VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6)) &&
+		      !(vdev->host_features & (VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ))),
+	      "features: host TSO4/TSO6; no receive GSO, no control queue");
 }
 
 static void test_tx(void)
@@ -284,6 +286,133 @@ static void test_tx(void)
 	ul = udp_partial(f, "x");
 	CHECK(tx_chain(hdr_with(VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 34, 6), VIRTIO_NET_HDR_LEN, f, ul) == 0,
 	      "tx: NEEDS_CSUM without VIRTIO_NET_F_CSUM dropped");
+}
+
+/* ---- TCP segmentation offload ---- */
+
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t be32(const uint8_t *p) { return (uint32_t)be16(p) << 16 | be16(p + 2); }
+
+/* Ethernet + IPv4 (or IPv6) + TCP with payload bytes k*7; flags PSH|ACK|FIN|CWR. */
+static uint32_t tcp_big(uint8_t *f, bool v6, uint32_t payload)
+{
+	memset(f, 0, 14 + 40 + 20);
+	f[12] = v6 ? 0x86 : 0x08, f[13] = v6 ? 0xdd : 0x00;
+	size_t l4;
+	if (!v6) {
+		f[14] = 0x45;
+		f[14 + 2] = (uint8_t)((40 + payload) >> 8), f[14 + 3] = (uint8_t)(40 + payload);
+		f[14 + 4] = 0x12, f[14 + 5] = 0x34;
+		f[14 + 8] = 64, f[14 + 9] = 6;
+		const uint8_t a[8] = { 10, 0, 2, 15, 10, 0, 2, 2 };
+		memcpy(f + 26, a, 8);
+		l4 = 34;
+	} else {
+		f[14] = 0x60;
+		f[14 + 4] = (uint8_t)((20 + payload) >> 8), f[14 + 5] = (uint8_t)(20 + payload);
+		f[14 + 6] = 6, f[14 + 7] = 64;
+		f[14 + 8] = 0xfe, f[14 + 9] = 0xc0, f[14 + 23] = 0x0f; /* fec0::f */
+		f[14 + 24] = 0xfe, f[14 + 25] = 0xc0, f[14 + 39] = 0x02; /* fec0::2 */
+		l4 = 54;
+	}
+	f[l4] = 0x9c, f[l4 + 1] = 0x40, f[l4 + 2] = 0x1f, f[l4 + 3] = 0x90;
+	f[l4 + 4] = 0xff, f[l4 + 5] = 0xff, f[l4 + 6] = 0xfe, f[l4 + 7] = 0x00; /* seq wraps */
+	f[l4 + 12] = 5 << 4;
+	f[l4 + 13] = 0x80 | 0x10 | 0x08 | 0x01;
+	f[l4 + 14] = 0xff;
+	for (uint32_t k = 0; k < payload; k++)
+		f[l4 + 20 + k] = (uint8_t)(k * 7);
+	return (uint32_t)l4 + 20 + payload;
+}
+
+/* Checks one segment: lengths, checksums; returns its sequence number, payload and flags. */
+static bool seg_ok(const uint8_t *s, size_t len, bool v6, uint32_t *seq, const uint8_t **pl, size_t *plen,
+		   uint8_t *flags, uint16_t *id)
+{
+	size_t l4 = v6 ? 54 : 34;
+	if (len < l4 + 20)
+		return false;
+	size_t tcplen = len - l4;
+	uint8_t ps[12];
+	uint32_t sum;
+	if (!v6) {
+		if (be16(s + 16) != len - 14 || net_csum_fold(net_csum_add(0, s + 14, 20)) != 0)
+			return false;
+		memcpy(ps, s + 26, 8);
+		ps[8] = 0, ps[9] = 6, ps[10] = (uint8_t)(tcplen >> 8), ps[11] = (uint8_t)tcplen;
+		sum = net_csum_add(0, ps, 12);
+		*id = be16(s + 18);
+	} else {
+		if (be16(s + 18) != tcplen)
+			return false;
+		uint8_t p6[8] = { 0, 0, (uint8_t)(tcplen >> 8), (uint8_t)tcplen, 0, 0, 0, 6 };
+		sum = net_csum_add(net_csum_add(0, s + 22, 32), p6, 8);
+	}
+	if (net_csum_fold(net_csum_add(sum, s + l4, tcplen)) != 0)
+		return false;
+	*seq = be32(s + l4 + 4);
+	*flags = s[l4 + 13];
+	*pl = s + l4 + 20;
+	*plen = tcplen - 20;
+	return true;
+}
+
+static void test_tso(void)
+{
+	static uint8_t f[8000];
+	for (int v6 = 0; v6 < 2; v6++) {
+		driver_start(vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1));
+		uint32_t len = tcp_big(f, v6, 3500);
+		uint64_t h = hdr_with(VIRTIO_NET_HDR_F_NEEDS_CSUM, v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
+				      v6 ? 54 : 34, 16);
+		g(h + 4, 1)[0] = 1000 & 0xff, g(h + 5, 1)[0] = 1000 >> 8; /* gso_size */
+		unsigned got = tx_chain(h, VIRTIO_NET_HDR_LEN, f, len);
+		bool ok = got == 4;
+		size_t total = 0;
+		for (unsigned k = 0; ok && k < 4; k++) {
+			uint32_t seq;
+			const uint8_t *pl;
+			size_t plen;
+			uint8_t fl;
+			uint16_t id = 0;
+			ok = seg_ok(sent[k], sent_len[k], v6, &seq, &pl, &plen, &fl, &id) && plen == (k < 3 ? 1000u : 500u) &&
+			     seq == 0xfffffe00u + 1000 * k && (v6 || id == 0x1234 + k);
+			for (size_t i = 0; ok && i < plen; i++)
+				ok = pl[i] == (uint8_t)((total + i) * 7);
+			/* PSH and FIN on the last only, CWR on the first only, ACK everywhere. */
+			ok = ok && (fl & 0x10) && !!(fl & 0x09) == (k == 3) && !!(fl & 0x80) == (k == 0);
+			total += plen;
+		}
+		CHECK(ok && total == 3500, "TSO %s: 3500 bytes, gso_size 1000 -> 4 segments with their own lengths, %s"
+			  "sequence numbers (wrapping), checksums and flags", v6 ? "IPv6" : "IPv4", v6 ? "" : "IDs, ");
+	}
+	/* Guest errors: TSO not negotiated, a UDP packet, mss too small, headers past the end. */
+	driver_start(VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_CSUM));
+	uint32_t len = tcp_big(f, false, 2000);
+	uint64_t errs = vn.tx_errors;
+	CHECK(tx_chain(hdr_with(0, VIRTIO_NET_HDR_GSO_TCPV4, 0, 0), VIRTIO_NET_HDR_LEN, f, len) == 0,
+	      "TSO without VIRTIO_NET_F_HOST_TSO4 dropped");
+	driver_start(vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	uint64_t h = hdr_with(0, VIRTIO_NET_HDR_GSO_TCPV4, 0, 0);
+	g(h + 4, 1)[0] = 100;
+	f[23] = 17; /* UDP */
+	CHECK(tx_chain(h, VIRTIO_NET_HDR_LEN, f, len) == 0, "TSO of a non-TCP packet dropped");
+	f[23] = 6;
+	h = hdr_with(0, VIRTIO_NET_HDR_GSO_TCPV6, 0, 0);
+	g(h + 4, 1)[0] = 100;
+	CHECK(tx_chain(h, VIRTIO_NET_HDR_LEN, f, len) == 0, "TSO6 type on an IPv4 frame dropped");
+	h = hdr_with(0, VIRTIO_NET_HDR_GSO_TCPV4, 0, 0);
+	g(h + 4, 1)[0] = 1;
+	CHECK(tx_chain(h, VIRTIO_NET_HDR_LEN, f, len) == 0, "TSO with gso_size 1 dropped");
+	h = hdr_with(0, VIRTIO_NET_HDR_GSO_TCPV4, 0, 0);
+	g(h + 4, 1)[0] = 100;
+	f[34 + 12] = 15 << 4; /* TCP data offset 60 bytes: past the end of an 80-byte frame */
+	CHECK(tx_chain(h, VIRTIO_NET_HDR_LEN, f, 80) == 0, "TSO with the TCP header past the frame dropped");
+	f[34 + 12] = 5 << 4;
+	h = hdr_with(0, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, 0, 0);
+	g(h + 4, 1)[0] = 100;
+	CHECK(tx_chain(h, VIRTIO_NET_HDR_LEN, f, len) == 0, "TSO with ECN (not offered) dropped");
+	CHECK(vn.tx_errors - errs == 6, "TSO: the 6 bad frames counted as errors");
 }
 
 /* ---- receive ---- */
@@ -428,6 +557,7 @@ int main(void)
 	virtio_device_init(vdev, &host);
 	test_config();
 	test_tx();
+	test_tso();
 	test_rx();
 	test_hostile();
 	virtio_net_free(&vn);
