@@ -494,7 +494,13 @@ static void sse_dpop(struct cpu *c, const struct insn *i)
 	union vec d, s;
 	vec_read(c, i, 1, &s, true);
 	xmm_get(c, i->op[0].reg, &d);
-	sse_ext_exceptions(c, sse_dp(i->sub, (uint8_t)i->imm, &d, &s, c->s.fx.mxcsr));
+	bool trap;
+	uint32_t fl = sse_dp(i->sub, (uint8_t)i->imm, &d, &s, c->s.fx.mxcsr, &trap);
+	if (trap) {
+		c->s.fx.mxcsr |= fl;
+		cpu_raise_noerr(c, (c->s.cr4 & CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD);
+	}
+	sse_ext_exceptions(c, fl);
 	xmm_set(c, i->op[0].reg, &d);
 }
 

@@ -110,11 +110,6 @@ static long double lane_f64(uint64_t v, uint32_t mxcsr)
 	return f;
 }
 
-/*
- * With overflow or underflow unmasked the processor delivers the result with its exponent
- * adjusted (SDM vol. 1 §11.5.2.3, §11.5.2.4) and reports PE when that result is inexact, which
- * differs from the masked run's PE (an overflow to infinity is always inexact). Recomputes PE so.
- */
 /* The SSE3 additions as lane-wise a op b: *sub has bit k set where lane k subtracts. */
 static bool sse3_lanes(unsigned op, const union vec *d, const union vec *s, union vec *a, union vec *b,
 		       unsigned *sub)
@@ -142,51 +137,83 @@ static bool sse3_lanes(unsigned op, const union vec *d, const union vec *s, unio
 	}
 }
 
+/* The flags of one lane computed alone with every exception masked: x op y (kind 0 add, 1 sub,
+ * 2 mul, 3 div) or, for cvt, the double x converted to single. */
+static uint32_t lane_masked_flags(unsigned kind, bool dbl, bool cvt, uint64_t x, uint64_t y, uint32_t mxcsr)
+{
+	static const uint8_t ops[2][4] = {
+		{ SF_ADDSS, SF_SUBSS, SF_MULSS, SF_DIVSS }, { SF_ADDSD, SF_SUBSD, SF_MULSD, SF_DIVSD },
+	};
+	union vec a = { 0 }, b = { 0 };
+	if (cvt) {
+		b.q[0] = x;
+		return sse_fop(SF_CVTSD2SS, &a, &b, mxcsr | MXCSR_MASKS);
+	}
+	a.q[0] = x;
+	b.q[0] = y;
+	return sse_fop(ops[dbl][kind], &a, &b, mxcsr | MXCSR_MASKS);
+}
+
+/*
+ * With overflow or underflow unmasked the processor delivers the result with its exponent
+ * adjusted (SDM vol. 1 §11.5.2.3, §11.5.2.4) and reports PE when that result is inexact, which
+ * differs from the masked run's PE (an overflow to infinity is always inexact). Recomputes PE so,
+ * lane by lane: a lane whose overflow or underflow traps counts with its unbounded result, any
+ * other lane (a masked overflow or underflow included) with its masked result.
+ */
 static uint32_t trapped_precision(unsigned op, const union vec *a, const union vec *b, uint32_t mxcsr)
 {
-	unsigned kind, lanes;
+	unsigned kind = 0, lanes;
+	unsigned sub = 0; /* lanes that subtract (SSE3 forms) */
 	bool dbl, cvt = false;
 	union vec la, lb;
-	unsigned sub;
 	if (sse3_lanes(op, a, b, &la, &lb, &sub)) {
 		dbl = op == SF_ADDSUBPD || op == SF_HADDPD || op == SF_HSUBPD;
-		for (unsigned k = 0; k < (dbl ? 2u : 4u); k++) {
-			long double x = dbl ? lane_f64(la.q[k], mxcsr) : lane_f32(la.d[k], mxcsr);
-			long double y = dbl ? lane_f64(lb.q[k], mxcsr) : lane_f32(lb.d[k], mxcsr);
-			if (inexact_unbounded((sub >> k) & 1, dbl, x, y))
-				return MXCSR_PE;
+		lanes = dbl ? 2 : 4;
+	} else {
+		switch (op) {
+		case SF_ADDPS: case SF_ADDSS: case SF_ADDPD: case SF_ADDSD: kind = 0; break;
+		case SF_SUBPS: case SF_SUBSS: case SF_SUBPD: case SF_SUBSD: kind = 1; break;
+		case SF_MULPS: case SF_MULSS: case SF_MULPD: case SF_MULSD: kind = 2; break;
+		case SF_DIVPS: case SF_DIVSS: case SF_DIVPD: case SF_DIVSD: kind = 3; break;
+		case SF_CVTPD2PS: kind = 0; cvt = true; break;
+		case SF_CVTSD2SS: kind = 0; cvt = true; break;
+		default: return 0;
 		}
-		return 0;
-	}
-	switch (op) {
-	case SF_ADDPS: case SF_ADDSS: case SF_ADDPD: case SF_ADDSD: kind = 0; break;
-	case SF_SUBPS: case SF_SUBSS: case SF_SUBPD: case SF_SUBSD: kind = 1; break;
-	case SF_MULPS: case SF_MULSS: case SF_MULPD: case SF_MULSD: kind = 2; break;
-	case SF_DIVPS: case SF_DIVSS: case SF_DIVPD: case SF_DIVSD: kind = 3; break;
-	case SF_CVTPD2PS: kind = 0; cvt = true; break;
-	case SF_CVTSD2SS: kind = 0; cvt = true; break;
-	default: return 0;
-	}
-	switch (op) {
-	case SF_ADDPS: case SF_SUBPS: case SF_MULPS: case SF_DIVPS: lanes = 4; dbl = false; break;
-	case SF_ADDSS: case SF_SUBSS: case SF_MULSS: case SF_DIVSS: lanes = 1; dbl = false; break;
-	case SF_ADDPD: case SF_SUBPD: case SF_MULPD: case SF_DIVPD: lanes = 2; dbl = true; break;
-	case SF_CVTPD2PS: lanes = 2; dbl = false; break;
-	default: lanes = 1; dbl = op != SF_CVTSD2SS; break;
+		switch (op) {
+		case SF_ADDPS: case SF_SUBPS: case SF_MULPS: case SF_DIVPS: lanes = 4; dbl = false; break;
+		case SF_ADDSS: case SF_SUBSS: case SF_MULSS: case SF_DIVSS: lanes = 1; dbl = false; break;
+		case SF_ADDPD: case SF_SUBPD: case SF_MULPD: case SF_DIVPD: lanes = 2; dbl = true; break;
+		case SF_CVTPD2PS: lanes = 2; dbl = false; break;
+		default: lanes = 1; dbl = op != SF_CVTSD2SS; break;
+		}
+		la = *a;
+		lb = *b;
 	}
 	for (unsigned k = 0; k < lanes; k++) {
+		unsigned kd = sub >> k & 1 ? 1 : kind;
+		uint64_t xb, yb;
 		long double x, y;
 		if (cvt) {
-			x = lane_f64(b->q[k], mxcsr);
+			xb = lb.q[k];
+			yb = 0;
+			x = lane_f64(xb, mxcsr);
 			y = 0;
 		} else if (dbl) {
-			x = lane_f64(a->q[k], mxcsr);
-			y = lane_f64(b->q[k], mxcsr);
+			xb = la.q[k];
+			yb = lb.q[k];
+			x = lane_f64(xb, mxcsr);
+			y = lane_f64(yb, mxcsr);
 		} else {
-			x = lane_f32(a->d[k], mxcsr);
-			y = lane_f32(b->d[k], mxcsr);
+			xb = la.d[k];
+			yb = lb.d[k];
+			x = lane_f32((uint32_t)xb, mxcsr);
+			y = lane_f32((uint32_t)yb, mxcsr);
 		}
-		if (inexact_unbounded(kind, dbl, x, y))
+		uint32_t lf = lane_masked_flags(kd, dbl, cvt, xb, yb, mxcsr);
+		bool trapped = ((lf & MXCSR_OE) && !(mxcsr & (MXCSR_OE << MXCSR_MASK_SHIFT))) ||
+			       ((lf & MXCSR_UE) && !(mxcsr & MXCSR_UM));
+		if (trapped ? inexact_unbounded(kd, dbl, x, y) : (lf & MXCSR_PE) != 0)
 			return MXCSR_PE;
 	}
 	return 0;
@@ -383,8 +410,74 @@ asm(DP_STUBS("softvm_dpps_stubs", "dpps"));
 asm(DP_STUBS("softvm_dppd_stubs", "dppd"));
 extern const char softvm_dpps_stubs[], softvm_dppd_stubs[];
 
-uint32_t sse_dp(bool dbl, unsigned imm, union vec *d, const union vec *s, uint32_t mxcsr)
+/* The flags a step records when one of them is unmasked: only the pre-computation ones if one of
+ * those is unmasked (the step stopped before computing), else all. */
+static uint32_t step_trap(uint32_t fl, uint32_t mxcsr)
 {
+	uint32_t unmasked = fl & ~(mxcsr >> MXCSR_MASK_SHIFT) & MXCSR_FLAGS;
+	const uint32_t precomp = MXCSR_IE | MXCSR_DE | MXCSR_ZE;
+	return unmasked & precomp ? fl & precomp : fl;
+}
+
+/*
+ * With exceptions unmasked the steps run one by one as the SDM's DPPS/DPPD pseudocode has them
+ * (products of the selected lanes, unselected ones +0.0; then pairwise sums; then the total) to
+ * find the step that traps; each step computes through sse_fop so tiny exact results and the
+ * precision of trapped results follow the same rules as the plain operations.
+ */
+static bool dp_steps(bool dbl, unsigned imm, const union vec *d, const union vec *s, uint32_t mxcsr, uint32_t *flags)
+{
+	union vec a = *d, b = *s, x = { 0 }, y = { 0 };
+	uint32_t acc = 0, fl;
+	for (unsigned k = 0; k < (dbl ? 2u : 4u); k++) {
+		if (imm >> (4 + k) & 1)
+			continue;
+		if (dbl)
+			a.q[k] = b.q[k] = 0;
+		else
+			a.d[k] = b.d[k] = 0;
+	}
+	for (unsigned step = 0; step < (dbl ? 2u : 3u); step++) {
+		switch (step) {
+		case 0:
+			fl = sse_fop(dbl ? SF_MULPD : SF_MULPS, &a, &b, mxcsr);
+			break;
+		case 1:
+			if (dbl) {
+				x.q[0] = a.q[0];
+				y.q[0] = a.q[1];
+				fl = sse_fop(SF_ADDSD, &x, &y, mxcsr);
+			} else {
+				x.d[0] = a.d[0];
+				y.d[0] = a.d[1];
+				x.d[1] = a.d[2];
+				y.d[1] = a.d[3];
+				fl = sse_fop(SF_ADDPS, &x, &y, mxcsr);
+			}
+			break;
+		default:
+			a = x;
+			memset(&b, 0, sizeof(b));
+			b.d[0] = x.d[1];
+			a.d[1] = 0;
+			fl = sse_fop(SF_ADDSS, &a, &b, mxcsr);
+			break;
+		}
+		if (fl & ~(mxcsr >> MXCSR_MASK_SHIFT) & MXCSR_FLAGS) {
+			*flags = acc | step_trap(fl, mxcsr);
+			return true;
+		}
+		acc |= fl;
+	}
+	return false;
+}
+
+uint32_t sse_dp(bool dbl, unsigned imm, union vec *d, const union vec *s, uint32_t mxcsr, bool *trap)
+{
+	uint32_t flags;
+	*trap = (mxcsr & MXCSR_MASKS) != MXCSR_MASKS && dp_steps(dbl, imm, d, s, mxcsr, &flags);
+	if (*trap)
+		return flags;
 	struct stub_csr csr = { host_mxcsr(mxcsr), 0, 0 };
 	v4sf a, b;
 	memcpy(&a, d, 16);

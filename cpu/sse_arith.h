@@ -53,7 +53,10 @@ uint32_t sse_cvt_from_int(bool dbl, unsigned size, union vec *d, uint64_t v, uin
 /* ROUNDPS/ROUNDSS/ROUNDPD/ROUNDSD (SSE4.1): the forms of enum sse_cmpform; imm is the
  * instruction's immediate (bits 0..1 rounding mode, 2 use MXCSR.RC, 3 suppress precision). */
 uint32_t sse_round(unsigned form, unsigned imm, union vec *d, const union vec *s, uint32_t mxcsr);
-/* DPPS (dbl=false) / DPPD (SSE4.1) with the instruction's immediate: d = dot product of d and s. */
-uint32_t sse_dp(bool dbl, unsigned imm, union vec *d, const union vec *s, uint32_t mxcsr);
+/* DPPS (dbl=false) / DPPD (SSE4.1) with the instruction's immediate: d = dot product of d and s.
+ * The instruction is a sequence of steps (multiplies, then additions), each of which can raise an
+ * unmasked exception: then *trap is set, d is left alone and the flags returned are the ones the
+ * processor records (the earlier steps' and the faulting step's); the caller raises #XM. */
+uint32_t sse_dp(bool dbl, unsigned imm, union vec *d, const union vec *s, uint32_t mxcsr, bool *trap);
 
 #endif

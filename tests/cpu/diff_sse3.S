@@ -331,3 +331,20 @@ SNIPPET palignr_mmx, 0
 	palignr mm5, [rbx + 0xcfd], 3
 	palignr mm6, mm6, 4
 END_SNIPPET palignr_mmx
+
+/* One lane overflowing with OE masked (always inexact) while another traps on underflow: the
+ * #XM reports PE for the masked overflow's lane. */
+SNIPPET hsubpd_masked_oe_ue_trap, 0
+	mov rax, 0x7fecbbd7fcb5fa4a
+	mov rcx, 0xffef9732c8b11bf4
+	movq xmm0, rax
+	movq xmm2, rcx
+	punpcklqdq xmm0, xmm2
+	mov rax, 0x800e57336fb375c8
+	mov rcx, 0x000000003fcd8c56
+	movq xmm1, rax
+	movq xmm2, rcx
+	punpcklqdq xmm1, xmm2
+	SETCSR 0x1780
+	hsubpd xmm0, xmm1
+END_SNIPPET hsubpd_masked_oe_ue_trap
