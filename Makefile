@@ -102,6 +102,11 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(VM_LIB) $(CPU_LIB)
 # bench/boot drives softvm and QEMU through the guest test's console driver.
 $(BUILD)/bench/boot: $(GUEST_SESSION_OBJ)
 $(BUILD)/bench/net: $(GUEST_SESSION_OBJ)
+# bench/disk also carries bench/guest/iobench, a static program for the guest, on a raw drive.
+$(BUILD)/bench/disk: $(GUEST_SESSION_OBJ) $(BUILD)/bench/iobench
+$(BUILD)/bench/iobench: bench/guest/iobench.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -static -Wall -Wextra -Werror -o $@ $<
 
 # The default guest (Debian's kernel and busybox, downloaded once into guest/) for the guest tests.
 guest: | $(DEPS_STAMP)
