@@ -2,9 +2,10 @@
  * CPUID (SDM vol. 2, CPUID) and the time-stamp counter.
  *
  * The model is a family 6 Intel-compatible processor that reports exactly what softvm executes:
- * the P6/SSE2 baseline (with PSE-36, which mmu.c implements) plus CX16, POPCNT, MOVBE, LAHF/SAHF in 64-bit mode, LZCNT, PREFETCHW,
- * NX, 1 GiB pages, SYSCALL, RDTSCP and long mode. Leaf 7 reports no extended features; XSAVE,
- * SSE3 and later, x2APIC, PCID, VME and performance monitoring are absent.
+ * the P6/SSE2 baseline (with PSE-36, which mmu.c implements) plus SSE3, SSSE3, SSE4.1, SSE4.2
+ * (with CRC32), CX16, POPCNT, MOVBE, LAHF/SAHF in 64-bit mode, LZCNT, PREFETCHW, NX, 1 GiB pages,
+ * SYSCALL, RDTSCP and long mode. Leaf 7 reports no extended features; MONITOR/MWAIT, XSAVE (and
+ * with it AVX), x2APIC, PCID, VME and performance monitoring are absent.
  *
  * The TSC follows the host's CLOCK_MONOTONIC at SYS_TSC_HZ and is invariant (leaf 0x80000007).
  * Leaves 0x15/0x16 (and the hypervisor leaf 0x40000010) give its frequency so a guest need not
@@ -44,7 +45,11 @@
 #define F1D_FXSR (1u << 24)
 #define F1D_SSE (1u << 25)
 #define F1D_SSE2 (1u << 26)
+#define F1C_SSE3 (1u << 0)
+#define F1C_SSSE3 (1u << 9)
 #define F1C_CX16 (1u << 13)
+#define F1C_SSE41 (1u << 19)
+#define F1C_SSE42 (1u << 20)
 #define F1C_MOVBE (1u << 22)
 #define F1C_POPCNT (1u << 23)
 #define F1C_TSC_DEADLINE (1u << 24) /* the machine's local APIC implements it (MSR 0x6e0) */
@@ -107,7 +112,8 @@ void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 	case 1:
 		r[0] = CPU_SIGNATURE;
 		r[1] = 8u << 8 | 1u << 16; /* CLFLUSH line 8 * 8 bytes, one logical processor, APIC ID 0 */
-		r[2] = F1C_CX16 | F1C_MOVBE | F1C_POPCNT | F1C_TSC_DEADLINE | F1C_HYPERVISOR;
+		r[2] = F1C_SSE3 | F1C_SSSE3 | F1C_CX16 | F1C_SSE41 | F1C_SSE42 | F1C_MOVBE | F1C_POPCNT |
+		       F1C_TSC_DEADLINE | F1C_HYPERVISOR;
 		r[3] = F1D_FPU | F1D_DE | F1D_PSE | F1D_TSC | F1D_MSR | F1D_PAE | F1D_MCE | F1D_CX8 | F1D_APIC |
 		       F1D_SEP | F1D_MTRR | F1D_PGE | F1D_CMOV | F1D_PAT | F1D_PSE36 | F1D_CLFSH | F1D_MMX | F1D_FXSR |
 		       F1D_SSE | F1D_SSE2;

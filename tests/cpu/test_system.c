@@ -595,11 +595,12 @@ static void test_cpuid(struct cpu *c)
 	cpuid_run(c, 1, 0, r);
 	uint32_t edx_want = 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 11 | 1 << 12 |
 			    1 << 13 | 1 << 15 | 1 << 16 | 1 << 17 | 1 << 19 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
-	uint32_t ecx_want = 1 << 13 | 1 << 22 | 1 << 23 | 1 << 24 | 1u << 31;
+	uint32_t ecx_want = 1 << 0 | 1 << 9 | 1 << 13 | 1 << 19 | 1 << 20 | 1 << 22 | 1 << 23 | 1 << 24 | 1u << 31;
 	CHECK((r[0] >> 8 & 0xf) == 6, "system: CPUID 1: family 6 (eax=%x)", r[0]);
 	CHECK(r[3] == edx_want, "system: CPUID 1 EDX: FPU DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE CMOV PAT PSE36 CLFSH "
 				"MMX FXSR SSE SSE2 exactly (edx=%x)", r[3]);
-	CHECK(r[2] == ecx_want, "system: CPUID 1 ECX: CX16 MOVBE POPCNT TSC-DEADLINE HYPERVISOR exactly (ecx=%x)", r[2]);
+	CHECK(r[2] == ecx_want, "system: CPUID 1 ECX: SSE3 SSSE3 CX16 SSE4.1 SSE4.2 MOVBE POPCNT TSC-DEADLINE "
+				"HYPERVISOR exactly (ecx=%x)", r[2]);
 	CHECK((r[1] >> 8 & 0xff) == 8, "system: CPUID 1: CLFLUSH line size 64");
 
 	cpuid_run(c, 7, 0, r);
