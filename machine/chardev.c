@@ -145,7 +145,7 @@ void chardev_close(struct chardev *c)
 
 bool chardev_connected(const struct chardev *c)
 {
-	return c->fd >= 0 && !c->peer_gone;
+	return c->fd >= 0;
 }
 
 size_t chardev_room(const struct chardev *c)
@@ -253,12 +253,14 @@ size_t chardev_read(struct chardev *c, void *buf, size_t len)
 void chardev_poll_fill(struct chardev *c, struct net_pollset *ps, bool want_input, int *timeout_ms)
 {
 	c->idx_listen = c->idx_fd = -1;
+	if (c->peer_gone)
+		drop_client(c); /* the owner had its chance at what the client sent before leaving */
 	if (c->pending)
 		*timeout_ms = 0;
 	if (c->listen_fd >= 0 && c->fd < 0)
 		c->idx_listen = net_pollset_add(ps, c->listen_fd, POLLIN);
-	if (c->fd < 0 || c->peer_gone)
-		return; /* a departed client is only read from (chardev_read), never polled */
+	if (c->fd < 0)
+		return;
 	short ev = 0;
 	if (want_input && c->kind != CHARDEV_FILE)
 		ev |= POLLIN;
@@ -288,7 +290,8 @@ unsigned chardev_poll_done(struct chardev *c, const struct net_pollset *ps)
 				write_failed(c);
 				ev &= ~(CHARDEV_EV_READABLE | CHARDEV_EV_WRITABLE);
 			} else {
-				/* Deliver what it sent before it left; chardev_read drops it at the end. */
+				/* The owner may read what it sent before it left (until its end, or until the
+				 * next chardev_poll_fill, which drops the client). */
 				c->peer_gone = true;
 				c->dropped += c->len;
 				c->head = c->len = 0;

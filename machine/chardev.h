@@ -40,7 +40,7 @@ struct chardev {
 	int listen_fd;      /* CHARDEV_SOCKET: the listening socket, else -1 */
 	int fd;             /* the client, the file or the handed-over fd; -1 when none */
 	bool is_socket;     /* fd is a socket (send with MSG_NOSIGNAL) */
-	bool peer_gone;     /* the client hung up with data still unread */
+	bool peer_gone;     /* the client hung up with data unread: readable until the next poll */
 	char path[108];     /* CHARDEV_SOCKET: the socket file, removed by chardev_close */
 	uint8_t *buf;       /* pending output, a ring of CHARDEV_BUF_SIZE */
 	size_t head, len;
@@ -62,7 +62,7 @@ int chardev_open_fd(struct chardev *c, int fd);
 /* Closes everything and removes the socket file. */
 void chardev_close(struct chardev *c);
 
-/* Whether output currently goes anywhere (a client is attached, or a file is open). */
+/* Whether a client is attached (or a file is open). */
 bool chardev_connected(const struct chardev *c);
 /* Bytes chardev_write accepts now without dropping any (0 when not connected). */
 size_t chardev_room(const struct chardev *c);
