@@ -1,10 +1,11 @@
 /*
- * SSE/SSE2 floating-point arithmetic on the host's SSE unit (see sse_arith.h).
+ * SSE-SSE4.1 floating-point arithmetic on the host's SSE unit (see sse_arith.h).
  *
  * Each operation is one host instruction bracketed by LDMXCSR of the guest's control bits (all
  * exceptions masked, flags clear) and STMXCSR to collect the flags, then the host MXCSR is put
  * back. Rounding, FTZ, DAZ, NaN propagation, integer indefinite and the RCP/RSQRT approximations
- * are thus exactly those of the processor we run on.
+ * are thus exactly those of the processor we run on. Instructions whose immediate selects the
+ * operation (DPPS/DPPD) go through a table of host stubs, one per immediate.
  */
 #include <stdbool.h>
 

@@ -1,6 +1,7 @@
 /*
- * SSE/SSE2 floating-point arithmetic: the only code that computes on guest floating-point values
- * (sse.c decides what to compute and applies the architectural exception rules). The current
+ * SSE, SSE2, SSE3 and SSE4.1 floating-point arithmetic: the only code that computes on guest
+ * floating-point values (sse.c, sse3.c and sse4.c decide what to compute and apply the
+ * architectural exception rules). The current
  * backend runs the host's own SSE instruction with the guest's MXCSR loaded, which is bit-exact
  * on an x86-64 host; a soft-float backend can replace sse_arith.c behind this interface.
  *
@@ -9,7 +10,8 @@
  * (MXCSR bits 0..5). Where the guest has underflow unmasked, a tiny exact result also reports UE
  * (SDM vol. 1 §11.5.2.4: unmasked underflow is signalled on tininess alone), and where an
  * unmasked overflow or underflow is raised, PE says whether the result with its exponent
- * adjusted (unbounded) is inexact, as the processor reports it with the trap.
+ * adjusted (unbounded) is inexact, as the processor reports it with the trap. DPPS/DPPD, a
+ * sequence of steps, reports its trap itself (sse_dp).
  */
 #ifndef SOFTVM_CPU_SSE_ARITH_H
 #define SOFTVM_CPU_SSE_ARITH_H
