@@ -133,34 +133,6 @@ static inline void movs_one(struct cpu *c, const struct insn *i, int64_t step)
 	ptr_add(c, R_RDI, as, step);
 }
 
-static void movs(struct cpu *c, const struct insn *i)
-{
-	int64_t step = str_step(c, i->osize);
-	if (!has_rep(i)) {
-		movs_one(c, i, step);
-		return;
-	}
-	unsigned as = i->asize;
-	uint64_t n = gpr_get(c, R_RCX, as);
-	for (int budget = REP_BUDGET; n; ) {
-		if (budget <= 0) {
-			rep_continue(c);
-			return;
-		}
-		if (step > 0 && n > 1) {
-			uint64_t k = movs_bulk(c, i, n);
-			if (k) {
-				n -= k;
-				budget -= (int)(k * i->osize / 16) + 1;
-				continue;
-			}
-		}
-		movs_one(c, i, step);
-		gpr_set(c, R_RCX, as, --n);
-		budget--;
-	}
-}
-
 static inline void stos_one(struct cpu *c, const struct insn *i, int64_t step)
 {
 	unsigned as = i->asize;
@@ -168,58 +140,11 @@ static inline void stos_one(struct cpu *c, const struct insn *i, int64_t step)
 	ptr_add(c, R_RDI, as, step);
 }
 
-static void stos(struct cpu *c, const struct insn *i)
-{
-	int64_t step = str_step(c, i->osize);
-	if (!has_rep(i)) {
-		stos_one(c, i, step);
-		return;
-	}
-	unsigned as = i->asize;
-	uint64_t n = gpr_get(c, R_RCX, as);
-	for (int budget = REP_BUDGET; n; ) {
-		if (budget <= 0) {
-			rep_continue(c);
-			return;
-		}
-		if (step > 0 && n > 1) {
-			uint64_t k = stos_bulk(c, i, n);
-			if (k) {
-				n -= k;
-				budget -= (int)(k * i->osize / 16) + 1;
-				continue;
-			}
-		}
-		stos_one(c, i, step);
-		gpr_set(c, R_RCX, as, --n);
-		budget--;
-	}
-}
-
 static inline void lods_one(struct cpu *c, const struct insn *i, int64_t step)
 {
 	unsigned as = i->asize;
 	gpr_set(c, R_RAX, i->osize, mem_read(c, i->mem.seg, gpr_get(c, R_RSI, as), i->osize));
 	ptr_add(c, R_RSI, as, step);
-}
-
-static void lods(struct cpu *c, const struct insn *i)
-{
-	int64_t step = str_step(c, i->osize);
-	if (!has_rep(i)) {
-		lods_one(c, i, step);
-		return;
-	}
-	unsigned as = i->asize;
-	uint64_t n = gpr_get(c, R_RCX, as);
-	for (int budget = REP_BUDGET; n; budget--) {
-		if (budget <= 0) {
-			rep_continue(c);
-			return;
-		}
-		lods_one(c, i, step);
-		gpr_set(c, R_RCX, as, --n);
-	}
 }
 
 /* ---- CMPS, SCAS ---- */
@@ -244,50 +169,71 @@ static inline void scas_one(struct cpu *c, const struct insn *i, int64_t step)
 	ptr_add(c, R_RDI, as, step);
 }
 
-/* REPE repeats while equal, REPNE while not equal; the count is tested before each iteration
- * and ZF after it. */
-static void cmps(struct cpu *c, const struct insn *i)
+/*
+ * The REP driver shared by MOVS, STOS, LODS, CMPS and SCAS: the count is tested before each
+ * iteration and, for CMPS/SCAS, ZF after it (REPE repeats while equal, REPNE while not equal).
+ * At most REP_BUDGET units of work run per call; then the instruction restarts (rep_continue) so
+ * interrupts are taken between chunks. bulk, when given, moves whole runs up to a page boundary.
+ * Always inlined: each handler gets its own copy with one/bulk known at compile time.
+ */
+typedef void (*str_one_fn)(struct cpu *c, const struct insn *i, int64_t step);
+typedef uint64_t (*str_bulk_fn)(struct cpu *c, const struct insn *i, uint64_t n);
+
+static inline __attribute__((always_inline)) void rep_string(struct cpu *c, const struct insn *i, str_one_fn one,
+							      str_bulk_fn bulk, bool test_zf)
 {
 	int64_t step = str_step(c, i->osize);
 	if (!has_rep(i)) {
-		cmps_one(c, i, step);
+		one(c, i, step);
 		return;
 	}
 	unsigned as = i->asize;
 	bool want_zf = !(i->pfx & PFX_REPNE);
 	uint64_t n = gpr_get(c, R_RCX, as);
-	for (int budget = REP_BUDGET; n; budget--) {
+	for (int budget = REP_BUDGET; n;) {
 		if (budget <= 0) {
 			rep_continue(c);
 			return;
 		}
-		cmps_one(c, i, step);
+		if (bulk && step > 0 && n > 1) {
+			uint64_t k = bulk(c, i, n);
+			if (k) {
+				n -= k;
+				budget -= (int)(k * i->osize / 16) + 1;
+				continue;
+			}
+		}
+		one(c, i, step);
 		gpr_set(c, R_RCX, as, --n);
-		if ((c->lf.res == 0) != want_zf)
+		budget--;
+		if (test_zf && (c->lf.res == 0) != want_zf)
 			return;
 	}
 }
 
+static void movs(struct cpu *c, const struct insn *i)
+{
+	rep_string(c, i, movs_one, movs_bulk, false);
+}
+
+static void stos(struct cpu *c, const struct insn *i)
+{
+	rep_string(c, i, stos_one, stos_bulk, false);
+}
+
+static void lods(struct cpu *c, const struct insn *i)
+{
+	rep_string(c, i, lods_one, NULL, false);
+}
+
+static void cmps(struct cpu *c, const struct insn *i)
+{
+	rep_string(c, i, cmps_one, NULL, true);
+}
+
 static void scas(struct cpu *c, const struct insn *i)
 {
-	int64_t step = str_step(c, i->osize);
-	if (!has_rep(i)) {
-		scas_one(c, i, step);
-		return;
-	}
-	unsigned as = i->asize;
-	bool want_zf = !(i->pfx & PFX_REPNE);
-	uint64_t n = gpr_get(c, R_RCX, as);
-	for (int budget = REP_BUDGET; n; budget--) {
-		if (budget <= 0) {
-			rep_continue(c);
-			return;
-		}
-		scas_one(c, i, step);
-		gpr_set(c, R_RCX, as, --n);
-		if ((c->lf.res == 0) != want_zf)
-			return;
-	}
+	rep_string(c, i, scas_one, NULL, true);
 }
 
 /* ---- INS, OUTS ---- */
