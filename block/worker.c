@@ -14,13 +14,46 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* Kick first: whoever sees the eventfd readable knows the kick happened too. */
 static void signal_completion(struct blk_worker *w)
 {
 	uint64_t one = 1;
-	while (write(w->efd, &one, sizeof(one)) < 0 && errno == EINTR)
-		;
 	if (w->kick)
 		w->kick(w->kick_opaque);
+	while (write(w->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+/* Runs j, already taken off the queue, in slot. Called and returns with w->lock held (dropped
+ * while the job runs). */
+static void run_job(struct blk_worker *w, struct blk_worker_thread *slot, struct blk_job *j)
+{
+	slot->owner = j->owner;
+	slot->busy = true;
+	bool has_done = j->done != NULL;
+	pthread_mutex_unlock(&w->lock);
+
+	int ret = j->run(j); /* without done(), j may be gone now */
+
+	pthread_mutex_lock(&w->lock);
+	slot->busy = false;
+	slot->owner = NULL;
+	if (!has_done) {
+		w->pending--;
+		pthread_cond_broadcast(&w->done_cond);
+		return;
+	}
+	j->ret = ret;
+	j->next = NULL;
+	if (w->done_tail)
+		w->done_tail->next = j;
+	else
+		w->done_head = j;
+	w->done_tail = j;
+	pthread_cond_broadcast(&w->done_cond);
+	pthread_mutex_unlock(&w->lock);
+	signal_completion(w);
+	pthread_mutex_lock(&w->lock);
 }
 
 static void *worker_main(void *arg)
@@ -37,32 +70,7 @@ static void *worker_main(void *arg)
 		w->queue_head = j->next;
 		if (!w->queue_head)
 			w->queue_tail = NULL;
-		slot->owner = j->owner;
-		slot->busy = true;
-		bool has_done = j->done != NULL;
-		pthread_mutex_unlock(&w->lock);
-
-		int ret = j->run(j); /* without done(), j may be gone now */
-
-		pthread_mutex_lock(&w->lock);
-		slot->busy = false;
-		slot->owner = NULL;
-		if (!has_done) {
-			w->pending--;
-			pthread_cond_broadcast(&w->done_cond);
-			continue;
-		}
-		j->ret = ret;
-		j->next = NULL;
-		if (w->done_tail)
-			w->done_tail->next = j;
-		else
-			w->done_head = j;
-		w->done_tail = j;
-		pthread_cond_broadcast(&w->done_cond);
-		pthread_mutex_unlock(&w->lock);
-		signal_completion(w);
-		pthread_mutex_lock(&w->lock);
+		run_job(w, slot, j);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
