@@ -32,7 +32,6 @@
 
 static struct session vm;
 static int tail_printed;
-static bool guest_dead; /* a command went unanswered: later ones fail at once */
 
 static void fail_tail(void)
 {
@@ -42,47 +41,9 @@ static void fail_tail(void)
 	session_print_tail(&vm, TAIL_BYTES);
 }
 
-/* Copies log[from, to) without carriage returns. */
-static char *log_text(size_t from, size_t to)
-{
-	char *t = malloc(to - from + 1), *p = t;
-	for (size_t k = from; k < to; k++)
-		if (vm.log[k] != '\r')
-			*p++ = vm.log[k];
-	*p = 0;
-	return t;
-}
-
-/*
- * Runs cmd in the guest's shell and returns what it printed (carriage returns removed, malloc'd),
- * with its exit status in *status; NULL on timeout. The output is framed by markers typed as
- * "@N""@", which the terminal echoes as typed but the shell prints as "@N@", so the echo of the
- * command line can never be taken for the output. Then waits for the next prompt.
- */
 static char *guest_run(const char *cmd, int *status)
 {
-	static unsigned seq;
-	char line[512], mark[32];
-	if (guest_dead)
-		return NULL;
-	seq++;
-	snprintf(line, sizeof(line), "echo @%u\"\"@; %s; echo @%u\"\"@$?\n", seq, cmd, seq);
-	snprintf(mark, sizeof(mark), "@%u@", seq);
-	if (session_send(&vm, line) < 0)
-		return NULL;
-	guest_dead = true;
-	if (session_expect(&vm, mark, CMD_TIMEOUT_S) < 0 || session_expect(&vm, "\n", CMD_TIMEOUT_S) < 0)
-		return NULL;
-	size_t begin = vm.mark;
-	long end = session_expect(&vm, mark, CMD_TIMEOUT_S);
-	if (end < 0)
-		return NULL;
-	long nl = session_expect(&vm, "\n", CMD_TIMEOUT_S);
-	if (nl < 0 || session_expect(&vm, "# ", CMD_TIMEOUT_S) < 0)
-		return NULL;
-	guest_dead = false;
-	*status = atoi(vm.log + end + strlen(mark));
-	return log_text(begin, (size_t)end);
+	return session_run(&vm, cmd, status, CMD_TIMEOUT_S, "# ");
 }
 
 /* Runs cmd; checks it succeeded and printed exactly want (plus a final newline). */
@@ -314,7 +275,7 @@ int main(void)
 
 	/* A guest that stopped answering cannot power off: do not wait for it. */
 	bool exited = false;
-	if (!guest_dead) {
+	if (!vm.dead) {
 		session_send(&vm, "poweroff -f\n");
 		exited = session_wait_exit(&vm, POWEROFF_TIMEOUT_S);
 	}

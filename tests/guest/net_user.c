@@ -39,7 +39,6 @@
 
 static struct session vm;
 static int tail_printed;
-static bool guest_dead;
 
 static void fail_tail(void)
 {
@@ -49,41 +48,9 @@ static void fail_tail(void)
 	session_print_tail(&vm, TAIL_BYTES);
 }
 
-static char *log_text(size_t from, size_t to)
-{
-	char *t = malloc(to - from + 1), *p = t;
-	for (size_t k = from; k < to; k++)
-		if (vm.log[k] != '\r')
-			*p++ = vm.log[k];
-	*p = 0;
-	return t;
-}
-
-/* Runs cmd in the guest's shell; returns its output (malloc'd, no CRs) and status, NULL on timeout.
- * Output is framed by markers typed as "@N""@" so the echoed command line never matches. */
 static char *guest_run(const char *cmd, int *status)
 {
-	static unsigned seq;
-	char line[1024], mark[32];
-	if (guest_dead)
-		return NULL;
-	seq++;
-	snprintf(line, sizeof(line), "echo @%u\"\"@; %s; echo @%u\"\"@$?\n", seq, cmd, seq);
-	snprintf(mark, sizeof(mark), "@%u@", seq);
-	if (session_send(&vm, line) < 0)
-		return NULL;
-	guest_dead = true;
-	if (session_expect(&vm, mark, CMD_TIMEOUT_S) < 0 || session_expect(&vm, "\n", CMD_TIMEOUT_S) < 0)
-		return NULL;
-	size_t begin = vm.mark;
-	long end = session_expect(&vm, mark, CMD_TIMEOUT_S);
-	if (end < 0)
-		return NULL;
-	if (session_expect(&vm, "\n", CMD_TIMEOUT_S) < 0 || session_expect(&vm, "# ", CMD_TIMEOUT_S) < 0)
-		return NULL;
-	guest_dead = false;
-	*status = atoi(vm.log + end + strlen(mark));
-	return log_text(begin, (size_t)end);
+	return session_run(&vm, cmd, status, CMD_TIMEOUT_S, "# ");
 }
 
 /* Runs cmd; checks it succeeded and printed exactly want (plus a final newline). */
@@ -323,7 +290,7 @@ int main(void)
 	free(dm);
 
 	bool exited = false;
-	if (!guest_dead) {
+	if (!vm.dead) {
 		session_send(&vm, "poweroff -f\n");
 		exited = session_wait_exit(&vm, POWEROFF_TIMEOUT_S);
 	}

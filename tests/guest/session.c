@@ -192,3 +192,35 @@ void session_print_tail(const struct session *s, size_t n)
 	putchar('\n');
 	fflush(stdout);
 }
+
+char *session_run(struct session *s, const char *cmd, int *status, double timeout_s, const char *prompt)
+{
+	char line[2048], mark[32];
+	if (s->dead)
+		return NULL;
+	s->seq++;
+	int n = snprintf(line, sizeof(line), "echo @%u\"\"@; %s; echo @%u\"\"@$?\n", s->seq, cmd, s->seq);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return NULL;
+	snprintf(mark, sizeof(mark), "@%u@", s->seq);
+	if (session_send(s, line) < 0)
+		return NULL;
+	s->dead = true;
+	if (session_expect(s, mark, timeout_s) < 0 || session_expect(s, "\n", timeout_s) < 0)
+		return NULL;
+	size_t begin = s->mark;
+	long end = session_expect(s, mark, timeout_s);
+	if (end < 0 || session_expect(s, "\n", timeout_s) < 0 || session_expect(s, prompt, timeout_s) < 0)
+		return NULL;
+	s->dead = false;
+	if (status)
+		*status = atoi(s->log + end + strlen(mark));
+	char *t = malloc((size_t)end - begin + 1), *p = t;
+	if (!t)
+		return NULL;
+	for (size_t k = begin; k < (size_t)end; k++)
+		if (s->log[k] != '\r')
+			*p++ = s->log[k];
+	*p = 0;
+	return t;
+}

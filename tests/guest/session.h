@@ -21,6 +21,8 @@ struct session {
 	bool eof;        /* the VM closed its output */
 	bool exited;
 	int status;      /* waitpid() status once exited */
+	bool dead;       /* a session_run() command went unanswered */
+	unsigned seq;    /* session_run() marker number */
 };
 
 uint64_t session_now_ns(void);
@@ -38,4 +40,13 @@ bool session_wait_exit(struct session *s, double timeout_s);
 void session_end(struct session *s);
 /* Prints the last n bytes of the console log to stdout, each line prefixed with "  | ". */
 void session_print_tail(const struct session *s, size_t n);
+/*
+ * Runs cmd in the guest's shell (whose prompt ends in prompt, e.g. "# ") and returns what it
+ * printed, carriage returns removed (malloc'd), with its exit status in *status (may be NULL);
+ * NULL when the shell does not answer within timeout_s. The output is framed by markers typed as
+ * "@N""@", which the terminal echoes as typed but the shell prints as "@N@", so the echo of the
+ * command line is never taken for output. After one unanswered command the guest counts as dead
+ * and later calls fail at once (s->dead).
+ */
+char *session_run(struct session *s, const char *cmd, int *status, double timeout_s, const char *prompt);
 #endif

@@ -25,35 +25,10 @@
 #define TAIL_BYTES 3000
 
 static struct session vm;
-static bool guest_dead;
 
-/* Runs cmd in the guest's shell; returns its output (malloc'd, no CRs), NULL on timeout. The
- * output is framed by markers typed as "@N""@" so the echoed command line never matches. */
 static char *guest_run(const char *cmd)
 {
-	static unsigned seq;
-	char line[1024], mark[32];
-	if (guest_dead)
-		return NULL;
-	seq++;
-	snprintf(line, sizeof(line), "echo @%u\"\"@; %s; echo @%u\"\"@\n", seq, cmd, seq);
-	snprintf(mark, sizeof(mark), "@%u@", seq);
-	if (session_send(&vm, line) < 0)
-		return NULL;
-	guest_dead = true;
-	if (session_expect(&vm, mark, CMD_TIMEOUT_S) < 0 || session_expect(&vm, "\n", CMD_TIMEOUT_S) < 0)
-		return NULL;
-	size_t begin = vm.mark;
-	long end = session_expect(&vm, mark, CMD_TIMEOUT_S);
-	if (end < 0 || session_expect(&vm, "# ", CMD_TIMEOUT_S) < 0)
-		return NULL;
-	guest_dead = false;
-	char *t = malloc((size_t)end - begin + 1), *p = t;
-	for (size_t k = begin; k < (size_t)end; k++)
-		if (vm.log[k] != '\r')
-			*p++ = vm.log[k];
-	*p = 0;
-	return t;
+	return session_run(&vm, cmd, NULL, CMD_TIMEOUT_S, "# ");
 }
 
 static void check_output(const char *name, const char *cmd, const char *want)
@@ -85,7 +60,7 @@ int main(void)
 	}
 	long banner = session_expect(&vm, "softvm guest:", BOOT_TIMEOUT_S);
 	CHECK(banner >= 0 && session_expect(&vm, "# ", CMD_TIMEOUT_S) >= 0, "guest reaches the shell with virtio-rng");
-	if (guest_dead || banner < 0) {
+	if (vm.dead || banner < 0) {
 		session_print_tail(&vm, TAIL_BYTES);
 		session_end(&vm);
 		TEST_EXIT();
