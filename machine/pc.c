@@ -584,6 +584,8 @@ static int load_kernel(struct pc *pc, char *err, size_t errlen)
 {
 	struct cpu_state s;
 	cpu_reset(pc->cpu);
+	if (!pc->cfg.kernel)
+		return 0; /* no kernel (tests, fuzzers): the CPU stays at its reset vector */
 	cpu_get_state(pc->cpu, &s);
 	struct linux_boot b = {
 		.kernel_path = pc->cfg.kernel,
@@ -954,4 +956,47 @@ int pc_run(struct pc *pc)
 		}
 	}
 	return pc->exit_status;
+}
+
+/* ---- the machine without its CPU (tests and fuzzers) ---- */
+
+/* An access as the CPU makes it: a port, or guest-physical memory (RAM, else MMIO). */
+uint64_t pc_access_read(struct pc *pc, bool port, uint64_t addr, unsigned size)
+{
+	if (port)
+		return bus_io_in(pc, (uint16_t)addr, size);
+	uint64_t v = 0;
+	if (size <= 8 && ram_read(&pc->ram, addr, &v, size))
+		return v;
+	return bus_mmio_read(pc, addr, size);
+}
+
+void pc_access_write(struct pc *pc, bool port, uint64_t addr, unsigned size, uint64_t val)
+{
+	if (port)
+		bus_io_out(pc, (uint16_t)addr, size, (uint32_t)val);
+	else if (size <= 8 && ram_write(&pc->ram, addr, &val, size))
+		cpu_notify_phys_write(pc->cpu, addr, size);
+	else
+		bus_mmio_write(pc, addr, size, val);
+}
+
+/* One round of the vCPU loop's device work, without running the CPU. */
+void pc_poll(struct pc *pc)
+{
+	sync_apic_base(pc);
+	timers_run(&pc->timers, clock_ns());
+	virtio_host_poll(&pc->virtio);
+	if (pc->nnics || pc->vcon || pc->serial_socket)
+		poll_host(pc, 0);
+	console_poll(pc);
+	if (pc->reset_requested) {
+		pc->reset_requested = false;
+		pc_reset(pc);
+	}
+}
+
+const struct guest_ram *pc_guest_ram(const struct pc *pc)
+{
+	return &pc->ram;
 }

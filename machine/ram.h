@@ -1,7 +1,7 @@
 /*
  * Guest RAM and the PC memory map (below 4 GiB: low RAM up to the PCI hole; above: the rest).
  * RAM is one anonymous mapping reserved with MAP_NORESERVE, so the host commits only the pages
- * the guest touches. All device access to guest memory goes through ram_range(), which checks
+ * the guest touches, with a PROT_NONE guard page on each side. All device access to guest memory goes through ram_range(), which checks
  * that the whole range is RAM.
  */
 #ifndef SOFTVM_MACHINE_RAM_H
