@@ -57,4 +57,15 @@ void pc_request_exit(struct pc *pc, int status);
 /* The guest powered off (ACPI S5): prints "softvm: guest powered off" on the console and makes
  * pc_run() return 0. vCPU thread only (it writes the console). */
 void pc_request_poweroff(struct pc *pc);
+
+/* The machine without its CPU, for tests and fuzzers (tests/machine/test_hostile_io.c,
+ * fuzz/fuzz_devices.c): pc_config.kernel may then be NULL (the CPU stays at its reset vector).
+ * pc_access_read/write make one access as the CPU would: a port (addr & 0xffff), or guest-physical
+ * memory (RAM, else a device's MMIO); size 1, 2, 4 or 8. pc_poll runs one round of the vCPU
+ * loop's device work: expired timers, finished I/O, host sockets, and a reset the guest asked for. */
+struct guest_ram;
+uint64_t pc_access_read(struct pc *pc, bool port, uint64_t addr, unsigned size);
+void pc_access_write(struct pc *pc, bool port, uint64_t addr, unsigned size, uint64_t val);
+void pc_poll(struct pc *pc);
+const struct guest_ram *pc_guest_ram(const struct pc *pc);
 #endif
