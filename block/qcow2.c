@@ -152,7 +152,7 @@ static int parse_header(struct blk *b, struct qcow2 *s, const uint8_t *h, uint64
 	if (backing_off) {
 		if (backing_len == 0 || backing_len >= sizeof(s->backing_file))
 			FAIL("%s: qcow2 backing file name length %u invalid", p, backing_len);
-		if (backing_off < s->header_length || backing_off > cs - backing_len)
+		if (backing_off < s->header_length || backing_len > cs || backing_off > cs - backing_len)
 			FAIL("%s: qcow2 backing file name at 0x%llx outside the header cluster", p,
 			     (unsigned long long)backing_off);
 		memcpy(s->backing_file, h + backing_off, backing_len);

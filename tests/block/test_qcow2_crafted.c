@@ -95,6 +95,12 @@ static void header_fields(void)
 	uint8_t z = 1;
 	patch(img, 104, &z, 1);
 	expect_open_error("compression type", "compression type");
+	/* 512-byte clusters: a backing name longer than the cluster (the bound must not wrap and
+	 * copy from past the header buffer) */
+	blk_create(img, BLK_FMT_QCOW2, 1 << 20, NULL, NULL, 512, err, sizeof(err));
+	patch_be64(img, 8, 0x70);
+	patch_be32(img, 16, 1000);
+	expect_open_error("backing name longer than a 512-byte cluster", "outside the header cluster");
 }
 
 static void table_entries(void)
