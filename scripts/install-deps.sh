@@ -10,6 +10,8 @@ PKGS="$PKGS zlib1g-dev qemu-utils clang"
 case "$1" in
   --guest) PKGS="$PKGS cpio gzip" ;;
   --bench) PKGS="$PKGS cpio gzip qemu-system-x86" ;;
+  # scripts/debian-image.sh (the full Debian guest) and its test's ssh client.
+  --debian) PKGS="$PKGS debootstrap debian-archive-keyring e2fsprogs wget openssh-client" ;;
 esac
 missing=""
 for p in $PKGS; do
