@@ -817,9 +817,15 @@ void pc_destroy(struct pc *pc)
 	 * completion kicks it). */
 	for (unsigned k = 0; k < pc->nblk; k++) {
 		virtio_blk_free(pc->blk[k]);
-		free(pc->blk[k]);
 		drive_unlock(&pc->drive[k]);
 	}
+	/* The host's device list runs through the device structs, and completions still queued
+	 * hang off them: drop those while every device exists (freeing them first was a
+	 * use-after-free on every teardown with a drive). */
+	if (pc->virtio.ram)
+		virtio_host_free(&pc->virtio);
+	for (unsigned k = 0; k < pc->nblk; k++)
+		free(pc->blk[k]);
 	cpu_destroy(pc->cpu);
 	fw_cfg_free(&pc->fw_cfg);
 	for (unsigned k = 0; k < pc->nnics; k++) {
@@ -837,8 +843,6 @@ void pc_destroy(struct pc *pc)
 	for (unsigned k = 0; k < pc->virtio_count; k++)
 		free(pc->virtio_pci[k]);
 	free(pc->rng);
-	if (pc->virtio.ram)
-		virtio_host_free(&pc->virtio);
 	ram_free(&pc->ram);
 	free(pc);
 }
