@@ -261,8 +261,9 @@ static void hm_reset(struct hm_machine *m)
 	pc_poll(m->pc);
 }
 
-/* Builds the machine. Returns false with a message on stderr. */
-static bool hm_create(struct hm_machine *m, uint64_t ram_size)
+/* Builds the machine. Returns false with a message on stderr. The virtio-console ports write
+ * files in a scratch directory, or /dev/null with to_null (long fuzzing runs). */
+static bool hm_create(struct hm_machine *m, uint64_t ram_size, bool to_null)
 {
 	memset(m, 0, sizeof(*m));
 	snprintf(m->dir, sizeof(m->dir), "/tmp/softvm-hostile-XXXXXX");
@@ -271,8 +272,12 @@ static bool hm_create(struct hm_machine *m, uint64_t ram_size)
 		return false;
 	}
 	snprintf(m->disk, sizeof(m->disk), "%s/disk.raw", m->dir);
-	snprintf(m->hvc, sizeof(m->hvc), "%s/hvc0.out", m->dir);
-	snprintf(m->port1, sizeof(m->port1), "%s/port1.out", m->dir);
+	snprintf(m->hvc, sizeof(m->hvc), "%s", to_null ? "/dev/null" : m->dir);
+	snprintf(m->port1, sizeof(m->port1), "%s", to_null ? "/dev/null" : m->dir);
+	if (!to_null) {
+		strcat(m->hvc, "/hvc0.out");
+		strcat(m->port1, "/port1.out");
+	}
 	int fd = open(m->disk, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || ftruncate(fd, HM_DISK_SIZE) < 0) {
 		perror(m->disk);
@@ -335,8 +340,10 @@ static void hm_destroy(struct hm_machine *m)
 	pc_destroy(m->pc);
 	m->pc = NULL;
 	unlink(m->disk);
-	unlink(m->hvc);
-	unlink(m->port1);
+	if (strncmp(m->hvc, "/dev/", 5))
+		unlink(m->hvc);
+	if (strncmp(m->port1, "/dev/", 5))
+		unlink(m->port1);
 	rmdir(m->dir);
 }
 #endif

@@ -888,7 +888,7 @@ int main(int argc, char **argv)
 	signal(SIGALRM, watchdog);
 	alarm(120 * scale);
 
-	if (!hm_create(&M, HM_RAM_SIZE)) {
+	if (!hm_create(&M, HM_RAM_SIZE, false)) {
 		CHECK(0, "the machine is built");
 		TEST_EXIT();
 	}
