@@ -1,8 +1,10 @@
 /* machine/ basics: port/MMIO range dispatch (overlaps, unassigned reads as all ones), the timer
  * list (ordering, re-arming from a callback, deletion) and guest RAM range checks. */
 #include <errno.h>
+#include <malloc.h>
 
 #include "machine/iobus.h"
+#include "machine/pc.h"
 #include "machine/ram.h"
 #include "machine/timer.h"
 #include "tests/test.h"
@@ -76,5 +78,17 @@ int main(void)
 	CHECK(ram_write(&r, 0x100000000ull + 5, &x, 1) && ram_read(&r, 0x100000000ull + 5, &y, 1) && y == 7,
 	      "ram: write and read back above 4 GiB");
 	ram_free(&r);
+
+	/* pc_destroy with virtio devices: the completion lists are emptied while the devices still
+	 * exist (glibc fills freed memory with the perturb byte, so a walk over freed devices reads
+	 * garbage pointers and crashes here). */
+	struct pc_config cfg = { .ram_size = 16 << 20, .console_in = -1, .console_out = -1, .virtio_rng = true };
+	char err[256];
+	struct pc *pc = pc_create(&cfg, err, sizeof(err));
+	CHECK(pc != NULL, "pc: a machine with virtio-rng and no kernel builds (%s)", pc ? "ok" : err);
+	mallopt(M_PERTURB, 0x5a);
+	pc_destroy(pc);
+	mallopt(M_PERTURB, 0);
+	CHECK(1, "pc: pc_destroy with a virtio device returns");
 	TEST_EXIT();
 }
