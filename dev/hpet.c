@@ -188,13 +188,15 @@ static uint64_t deposit(uint64_t old, unsigned shift, unsigned size, uint64_t va
 	return (old & ~mask) | ((val << shift) & mask);
 }
 
+/* (At file scope: clang refuses a declaration right after a case label before C2x.) */
+_Static_assert(HPET_BLOCK_ID == (HPET_CAP_VENDOR_INTEL << 16 | HPET_CAP_LEG_RT | HPET_CAP_COUNT_SIZE |
+				 (HPET_NUM_TIMERS - 1) << 8 | HPET_CAP_REV_ID),
+	       "HPET_BLOCK_ID matches the capabilities");
+
 static uint64_t read_reg(struct hpet *h, unsigned reg)
 {
 	switch (reg) {
 	case HPET_GCAP_ID:
-		_Static_assert(HPET_BLOCK_ID == (HPET_CAP_VENDOR_INTEL << 16 | HPET_CAP_LEG_RT | HPET_CAP_COUNT_SIZE |
-						 (HPET_NUM_TIMERS - 1) << 8 | HPET_CAP_REV_ID),
-			       "HPET_BLOCK_ID matches the capabilities");
 		return HPET_PERIOD_FS << 32 | HPET_BLOCK_ID;
 	case HPET_GEN_CONF: return h->config;
 	case HPET_GINTR_STA: return h->isr;
