@@ -155,7 +155,7 @@ int cli_run(int argc, char **argv)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+k:i:a:m:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:k:i:a:m:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'k': cfg.kernel = optarg; break;
 		case 'i': cfg.initrd = optarg; break;
@@ -228,12 +228,18 @@ int cli_run(int argc, char **argv)
 				optarg);
 			return 2;
 		case 'h': run_usage(stdout); return 0;
-		default:
-			if (optopt)
-				fprintf(stderr, "softvm run: option -%c needs a value or is unknown (try softvm run --help)\n", optopt);
-			else
-				fprintf(stderr, "softvm run: unknown option '%s' (try softvm run --help)\n", argv[optind - 1]);
+		case ':':
+			fprintf(stderr, "softvm run: option '%s' needs a value (try softvm run --help)\n", argv[optind - 1]);
 			return 2;
+		default: {
+			const char *arg = argv[optind - 1];
+			if (optopt && !strncmp(arg, "--", 2) && strchr(arg, '='))
+				fprintf(stderr, "softvm run: option '%.*s' takes no value (try softvm run --help)\n",
+					(int)(strchr(arg, '=') - arg), arg);
+			else
+				fprintf(stderr, "softvm run: unknown option '%s' (try softvm run --help)\n", arg);
+			return 2;
+		}
 		}
 	}
 	if (optind < argc) {
