@@ -865,7 +865,6 @@ static void pc_reset(struct pc *pc)
 {
 	char err[256];
 	console_msg(pc, "\r\nsoftvm: guest reset\r\n");
-	memset(pc->ram.host, 0, pc->ram.low_size < (64u << 20) ? pc->ram.low_size : (64u << 20));
 	pic_reset(&pc->pic);
 	pit_reset(&pc->pit);
 	uart_reset(&pc->com1);
@@ -878,6 +877,9 @@ static void pc_reset(struct pc *pc)
 	acpi_pm_reset(&pc->acpi_pm);
 	lapic_reset(&pc->lapic);
 	ioapic_reset(&pc->ioapic);
+	/* Only now that the devices are reset (virtio-blk workers drained) may RAM be cleared:
+	 * an in-flight disk read would otherwise land in the fresh memory. */
+	memset(pc->ram.host, 0, pc->ram.low_size < (64u << 20) ? pc->ram.low_size : (64u << 20));
 	if (load_kernel(pc, err, sizeof(err)) < 0) {
 		fprintf(stderr, "softvm: reset failed: %s\n", err);
 		pc_request_exit(pc, 1);
