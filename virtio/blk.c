@@ -288,7 +288,10 @@ static bool handle(struct virtio_blk *b, struct virtq_elem *e)
 		bool in = type == VIRTIO_BLK_T_IN;
 		/* IN: the writable area is data then status; OUT: data follows the header. */
 		uint64_t len = in ? e->in_len - 1 : e->out_len - VIRTIO_BLK_REQ_HDR_LEN;
-		if (len % BLK_SECTOR_SIZE || !in_range(b, sector, len / BLK_SECTOR_SIZE) || (!in && b->read_only)) {
+		/* The advertised seg_max x size_max also bounds one request's work: a guest cannot make a
+		 * worker (and a reset waiting for it) run for minutes with one huge, overlapping request. */
+		if (len % BLK_SECTOR_SIZE || len > (uint64_t)VIRTIO_BLK_SEG_MAX * VIRTIO_BLK_SIZE_MAX ||
+		    !in_range(b, sector, len / BLK_SECTOR_SIZE) || (!in && b->read_only)) {
 			answer(b, e, status, VIRTIO_BLK_S_IOERR);
 			return true;
 		}
