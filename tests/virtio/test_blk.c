@@ -554,6 +554,40 @@ int main(void)
 	CHECK(st == VIRTIO_BLK_S_OK && all_zero(gp(BUF_GPA), 20), "GET_ID without a serial: 20 NUL bytes");
 	virtio_blk_free(&ro);
 
+	/* A huge request on a big sparse disk: 200 overlapping 2 MiB buffers (400 MiB, more than
+	 * seg_max x size_max) must be refused, not served by a worker for as long as it takes. */
+	{
+		char bigpath[] = "/tmp/softvm-test-blk-big-XXXXXX";
+		int bfd = mkstemp(bigpath);
+		struct blk *bigdisk;
+		static struct virtio_blk big;
+		if (bfd < 0 || ftruncate(bfd, 1ull << 30) < 0 || open_disk(&bigdisk, bigpath, 0) < 0 ||
+		    virtio_blk_init(&big, bigdisk, &(struct virtio_blk_options){ NULL, true }) < 0) {
+			CHECK(0, "big sparse disk");
+		} else {
+			big.vdev.tr = &fake_tr;
+			virtio_device_init(&big.vdev, &host);
+			setup_queue(&d, &big, VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC));
+			static struct buf bufs[202];
+			put_hdr(HDR_GPA, VIRTIO_BLK_T_IN, 0);
+			gp(STATUS_GPA)[0] = 0xee;
+			bufs[0] = (struct buf){ HDR_GPA, 16, false };
+			for (int k = 1; k <= 200; k++)
+				bufs[k] = (struct buf){ BUF_GPA, 2u << 20, true };
+			bufs[201] = (struct buf){ STATUS_GPA, 1, true };
+			post_indirect(&d, bufs, 202);
+			kick(&d);
+			bool done = wait_used(&d, 1);
+			CHECK(done && gp(STATUS_GPA)[0] == VIRTIO_BLK_S_IOERR,
+			      "IN of 400 MiB (beyond seg_max x size_max) on a 1 GiB disk: IOERR (%d)", gp(STATUS_GPA)[0]);
+			virtio_blk_free(&big);
+		}
+		if (bfd >= 0) {
+			close(bfd);
+			unlink(bigpath);
+		}
+	}
+
 	virtio_host_free(&host);
 	ram_free(&ram);
 	close(fd);
