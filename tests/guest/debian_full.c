@@ -302,6 +302,8 @@ int main(void)
 	check_output("systemd-networkd: 10.0.2.15/24 by DHCP",
 		     "ip -4 -o addr show scope global | grep -o 'inet [0-9./]*'", "inet 10.0.2.15/24");
 	check_output("sshd listens on port 22", "ss -Hltn 'sport = :22' | grep -c LISTEN | sed 's/^[1-9][0-9]*$/yes/'", "yes");
+	show("systemd-analyze: boot time and the slowest units (informational)",
+	     "systemd-analyze time; systemd-analyze blame --no-pager | head -6");
 	show("journal: errors of this boot (informational)", "journalctl -b -p err --no-pager -q -o short-monotonic");
 
 	/* ssh through the port forward, with the key the image script made. */
