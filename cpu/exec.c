@@ -357,6 +357,9 @@ static int handle_exception(struct cpu *c)
 	bool has_err = c->exc_has_err;
 
 	c->exit_block = 1;
+	/* Every delivery spends budget: a guest whose handlers fault again and again must still let
+	 * cpu_run() return (the run loop only counts instructions that complete). */
+	c->icount++;
 	if ((unsigned)vec < 32 && (c->exc_exits & (1u << vec))) {
 		c->in_delivery = 0;
 		return CPU_EXIT_EXCEPTION;
@@ -413,6 +416,7 @@ static void check_interrupts(struct cpu *c)
 		c->halted = 0;
 		c->in_delivery = 1;
 		c->first_exc = -1;
+		c->icount++;
 		cpu_deliver(c, vec, false, 0, false, c->s.rip);
 		c->in_delivery = 0;
 	}
@@ -441,12 +445,13 @@ static __attribute__((noinline)) enum cpu_exit run_loop(struct cpu *c, uint64_t 
 			__atomic_store_n(&c->stop_requested, 0, __ATOMIC_RELAXED);
 			return CPU_EXIT_STOP;
 		}
+		/* The budget first: a delivery that faults every time must still end the run. */
+		if (unlikely(c->icount >= end))
+			return CPU_EXIT_BUDGET;
 		if (unlikely(c->nmi_pending | c->intr_line | c->intr_shadow))
 			check_interrupts(c);
 		if (unlikely(c->halted))
 			return CPU_EXIT_HLT;
-		if (unlikely(c->icount >= end))
-			return CPU_EXIT_BUDGET;
 		if (unlikely(c->trace || (c->s.rflags & F_TF))) {
 			c->exit_block = 0;
 			step_one(c);

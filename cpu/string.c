@@ -37,6 +37,7 @@ static inline void ptr_add(struct cpu *c, unsigned reg, unsigned asize, int64_t 
 static inline void rep_continue(struct cpu *c)
 {
 	c->next_rip = c->s.rip;
+	c->icount += REP_BUDGET - 1; /* the chunk's iterations spend the run budget too */
 	cpu_end_block(c);
 }
 
