@@ -19,6 +19,7 @@
  * A block is an array of handler calls with pre-resolved operands: the same form a later JIT
  * takes as input.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -481,9 +482,29 @@ static __attribute__((noinline)) enum cpu_exit run_loop(struct cpu *c, uint64_t 
 	}
 }
 
+/* SOFTVM_STOP_AFTER=N (debugging, profiling): the process exits once the guest has run about N
+ * instructions (checked per cpu_run slice), so a profile of a boot prefix is repeatable. */
+static void stop_after_check(struct cpu *c)
+{
+	static bool read;
+	static uint64_t limit; /* 0: none */
+	if (unlikely(!read)) {
+		const char *s = getenv("SOFTVM_STOP_AFTER");
+		limit = s ? strtoull(s, NULL, 0) : 0;
+		read = true;
+	}
+	if (unlikely(limit && c->icount >= limit)) {
+		fprintf(stderr, "softvm: SOFTVM_STOP_AFTER: stopped after %llu guest instructions\n",
+			(unsigned long long)c->icount);
+		exit(0);
+	}
+}
+
 enum cpu_exit cpu_run(struct cpu *c, uint64_t max_insns)
 {
 	uint64_t end = c->icount + max_insns;
+
+	stop_after_check(c);
 
 	if (sigsetjmp(c->jmp, 0)) {
 		int r = handle_exception(c);
