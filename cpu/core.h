@@ -188,7 +188,7 @@ struct tlb_entry {
 	uint64_t paddr;    /* guest-physical page */
 	uint8_t global;
 	uint8_t ram_w;     /* writes may go to host RAM at addend (tag_w may still be slow: code page) */
-	uint8_t large;     /* came from a 2M/4M/1G page */
+	uint8_t shift;     /* log2 of the guest page it is a 4 KiB piece of: 12, 21 (2M), 22 (4M), 30 (1G) */
 	uint8_t pad[5];
 };
 
@@ -236,7 +236,16 @@ struct cpu {
 	} sc[6];
 
 	struct tlb_entry tlb[2][TLB_SIZE]; /* [0] supervisor, [1] user (CPL 3) */
-	uint64_t tlb_gen; /* bumped by every TLB flush: cached code lookups keyed on it go stale */
+	/* For INVLPG: which entries are 4 KiB pieces of large pages, and a Bloom mask of those large
+	 * pages (a superset: rebuilt when INVLPG scans the entries). */
+	uint64_t tlb_large[2][TLB_SIZE / 64];
+	uint64_t tlb_large_pages[16];
+	/* bumped by TLB flushes that may change the translation of code the code cache's jump cache
+	 * was reached through: cached code lookups keyed on it go stale */
+	uint64_t tlb_gen;
+	/* Bloom masks of the linear pages (one mask per page size: 4K, 2M, 4M, 1G) that code was
+	 * fetched through since tlb_gen last changed: INVLPG of other pages keeps the jump cache. */
+	uint64_t code_pages[4];
 
 	struct code_cache *cc;
 	struct cpu_bus bus;

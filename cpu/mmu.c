@@ -115,7 +115,7 @@ struct walk {
 	bool executable;
 	bool dirty;
 	bool global;
-	bool large;
+	uint8_t shift;      /* log2 of the page size */
 };
 
 /* Set in walk()'s result on a fault, since a page-fault error code can itself be 0. */
@@ -138,7 +138,7 @@ static uint32_t walk(struct cpu *c, uint64_t la, enum acc acc, bool user, struct
 	if ((c->s.cr4 & CR4_PAE) && nxe && acc == ACC_EXEC)
 		err_base |= PF_I;
 
-	w->large = false;
+	w->shift = 12;
 	if (c->s.efer & EFER_LMA || (c->s.cr4 & CR4_PAE)) {
 		entry_size = 8;
 		uint64_t table;
@@ -186,7 +186,7 @@ static uint32_t walk(struct cpu *c, uint64_t la, enum acc acc, bool user, struct
 			if (leaf) {
 				uint64_t page_mask = (1ull << (12 + 9 * (level - 1))) - 1;
 				pa = ((e & PHYS_MASK) & ~page_mask) | (la & page_mask & ~0xfffull);
-				w->large = level > 1;
+				w->shift = 12 + 9 * (level - 1);
 				break;
 			}
 			table = e & PHYS_MASK;
@@ -206,7 +206,7 @@ static uint32_t walk(struct cpu *c, uint64_t la, enum acc acc, bool user, struct
 			if (pde & (1u << 21)) /* PSE-36: bits beyond MAXPHYADDR-32 (we use 40) reserved */
 				return err_base | PF_P | PF_RSVD;
 			pa = (pde & 0xffc00000ull) | (((pde >> 13) & 0xff) << 32) | (la & 0x3ff000ull);
-			w->large = true;
+			w->shift = 22;
 		} else {
 			uint64_t pte_addr = (pde & 0xfffff000ull) + ((la >> 12) & 0x3ff) * 4;
 			uint64_t pte = phys_read(c, pte_addr, 4);
@@ -247,35 +247,107 @@ static uint32_t walk(struct cpu *c, uint64_t la, enum acc acc, bool user, struct
 
 /* ---- TLB ---- */
 
+static inline unsigned page_class(unsigned shift)
+{
+	return shift == 12 ? 0 : shift == 21 ? 1 : shift == 22 ? 2 : 3;
+}
+
+static inline uint64_t code_page_bit(uint64_t la, unsigned shift)
+{
+	return 1ull << (((la >> shift) * 0x9e3779b97f4a7c15ull) >> 58);
+}
+
+/* A bit in the 1024-bit Bloom mask tlb_large_pages for the large page (la >> shift). */
+static inline void large_page_bit(uint64_t la, unsigned shift, unsigned *word, uint64_t *bit)
+{
+	unsigned h = (unsigned)((((la >> shift) ^ shift) * 0x9e3779b97f4a7c15ull) >> 54);
+	*word = h / 64;
+	*bit = 1ull << (h % 64);
+}
+
+static bool large_page_maybe_cached(struct cpu *c, uint64_t la)
+{
+	static const uint8_t shifts[3] = { 21, 22, 30 };
+	for (unsigned k = 0; k < 3; k++) {
+		unsigned w;
+		uint64_t b;
+		large_page_bit(la, shifts[k], &w, &b);
+		if (c->tlb_large_pages[w] & b)
+			return true;
+	}
+	return false;
+}
+
+static void code_pages_forget(struct cpu *c)
+{
+	c->tlb_gen++;
+	memset(c->code_pages, 0, sizeof(c->code_pages));
+}
+
 void tlb_flush_all(struct cpu *c)
 {
 	memset(c->tlb, 0xff, sizeof(c->tlb));
-	c->tlb_gen++;
+	memset(c->tlb_large, 0, sizeof(c->tlb_large));
+	memset(c->tlb_large_pages, 0, sizeof(c->tlb_large_pages));
+	code_pages_forget(c);
 }
 
 void tlb_flush_nonglobal(struct cpu *c)
 {
-	c->tlb_gen++;
+	code_pages_forget(c);
 	for (int u = 0; u < 2; u++)
 		for (unsigned k = 0; k < TLB_SIZE; k++)
-			if (c->tlb[u][k].global != 1)
+			if (c->tlb[u][k].global != 1) {
 				memset(&c->tlb[u][k], 0xff, sizeof(c->tlb[u][k]));
+				c->tlb_large[u][k / 64] &= ~(1ull << (k % 64));
+			}
 }
 
+static inline uint64_t entry_page(const struct tlb_entry *e)
+{
+	uint64_t tag = e->tag_r != TLB_INVALID ? e->tag_r : e->tag_w != TLB_INVALID ? e->tag_w : e->tag_x;
+	return tag & ~TLB_SLOW;
+}
+
+/* INVLPG: drops the entries of the page holding la. A large page's entries are 4 KiB pieces of it
+ * in any slot; the tlb_large bitmap finds them without scanning the whole TLB. */
 void tlb_flush_page(struct cpu *c, uint64_t la)
 {
-	c->tlb_gen++;
-	uint64_t page = la & ~0xfffull;
+	bool code = false;
+	for (unsigned k = 0; k < 4; k++) {
+		static const uint8_t shifts[4] = { 12, 21, 22, 30 };
+		code |= (c->code_pages[k] & code_page_bit(la, shifts[k])) != 0;
+	}
+	if (code)
+		code_pages_forget(c);
+	unsigned slot = (la >> 12) & (TLB_SIZE - 1);
 	for (int u = 0; u < 2; u++) {
-		for (unsigned k = 0; k < TLB_SIZE; k++) {
-			struct tlb_entry *e = &c->tlb[u][k];
-			if (e->tag_r == TLB_INVALID && e->tag_w == TLB_INVALID && e->tag_x == TLB_INVALID)
-				continue;
-			/* Entries from a large page are 4 KiB pieces of it: INVLPG of any address in the
-			 * large page must drop them all, so drop every large-page piece. */
-			uint64_t tag = (e->tag_r != TLB_INVALID ? e->tag_r : e->tag_w != TLB_INVALID ? e->tag_w : e->tag_x);
-			if ((tag & ~TLB_SLOW) == page || e->large == 1)
-				memset(e, 0xff, sizeof(*e));
+		struct tlb_entry *e = &c->tlb[u][slot];
+		if (e->shift != 0xff && entry_page(e) == (la & ~0xfffull)) {
+			memset(e, 0xff, sizeof(*e));
+			c->tlb_large[u][slot / 64] &= ~(1ull << (slot % 64));
+		}
+	}
+	if (!large_page_maybe_cached(c, la))
+		return;
+	/* Drop the pieces of la's large page and rebuild the Bloom mask from the others. */
+	memset(c->tlb_large_pages, 0, sizeof(c->tlb_large_pages));
+	for (int u = 0; u < 2; u++) {
+		for (unsigned w = 0; w < TLB_SIZE / 64; w++) {
+			for (uint64_t bits = c->tlb_large[u][w]; bits; bits &= bits - 1) {
+				unsigned k = w * 64 + __builtin_ctzll(bits);
+				struct tlb_entry *e = &c->tlb[u][k];
+				uint64_t page = entry_page(e);
+				if ((page >> e->shift) == (la >> e->shift)) {
+					memset(e, 0xff, sizeof(*e));
+					c->tlb_large[u][w] &= ~(1ull << (k % 64));
+				} else {
+					unsigned lw;
+					uint64_t lb;
+					large_page_bit(page, e->shift, &lw, &lb);
+					c->tlb_large_pages[lw] |= lb;
+				}
+			}
 		}
 	}
 }
@@ -293,7 +365,8 @@ static struct tlb_entry *tlb_fill(struct cpu *c, uint64_t la, enum acc acc, bool
 			cpu_raise(c, EXC_PF, err & ~WALK_FAULT);
 		}
 	} else {
-		w = (struct walk){ .paddr = page & 0xffffffffull, .writable = true, .executable = true, .dirty = true };
+		w = (struct walk){ .paddr = page & 0xffffffffull, .writable = true, .executable = true, .dirty = true,
+				   .shift = 12 };
 	}
 
 	struct tlb_entry *e = &c->tlb[user][(la >> 12) & (TLB_SIZE - 1)];
@@ -304,7 +377,16 @@ static struct tlb_entry *tlb_fill(struct cpu *c, uint64_t la, enum acc acc, bool
 	uint8_t *host = c->bus.ram_ptr(c->bus.opaque, w.paddr, false);
 	e->paddr = w.paddr;
 	e->global = w.global;
-	e->large = w.large;
+	e->shift = w.shift;
+	unsigned slot = (la >> 12) & (TLB_SIZE - 1);
+	if (w.shift > 12) {
+		unsigned lw;
+		uint64_t lb;
+		large_page_bit(page, w.shift, &lw, &lb);
+		c->tlb_large_pages[lw] |= lb;
+		c->tlb_large[user][slot / 64] |= 1ull << (slot % 64);
+	} else
+		c->tlb_large[user][slot / 64] &= ~(1ull << (slot % 64));
 	e->addend = host ? (uintptr_t)host - page : 0;
 	e->tag_r = host ? page : page | TLB_SLOW;
 	e->tag_x = w.executable ? e->tag_r : TLB_INVALID;
@@ -541,6 +623,7 @@ const uint8_t *mmu_fetch_page(struct cpu *c, uint64_t la, uint64_t *paddr)
 		}
 	}
 	*paddr = e->paddr;
+	c->code_pages[page_class(e->shift)] |= code_page_bit(la, e->shift);
 	if (e->tag_x & TLB_SLOW)
 		return NULL;
 	return (const uint8_t *)(uintptr_t)(page + e->addend);

@@ -426,6 +426,12 @@ SNIP(tlb_invlpg, 64, "mov ebx, [r10]\nmov [r8], r9\nmov ecx, [r10]\ninvlpg [r10]
 SNIP(tlb_cr3, 64, "mov ebx, [r10]\nmov [r8], r9\nmov rax, cr3\nmov cr3, rax\nmov ecx, [r10]\ninvlpg [r10]\nmov edx, [r10]\nud2");
 SNIP(tlb_pge, 64, "mov ebx, [r10]\nmov [r8], r9\nmov rax, cr4\nand eax, ~0x80\nmov cr4, rax\nmov ecx, [r10]\nud2");
 SNIP(tlb_large, 64, "mov ebx, [r10]\nmov [r8], r9\nmov ecx, [r10]\ninvlpg [r10 + 0x12345]\nmov edx, [r10]\nud2");
+/* Code reached through R10 before and after its mapping changes (the code cache must follow). */
+SNIP(tlb_code, 64, "call r10\nmov ebx, eax\nmov [r8], r9\ninvlpg [r10]\ncall r10\nmov edx, eax\nud2");
+SNIP(tlb_code_large, 64, "call r10\nmov ebx, eax\nmov [r8], r9\ninvlpg [r10 + 0x12345]\ncall r10\nmov edx, eax\nud2");
+SNIP(tlb_code_other, 64, "call r10\nmov ebx, eax\ninvlpg [r10 + 0x1000]\ncall r10\nmov edx, eax\nud2");
+SNIP(ret_1, 64, "mov eax, 1\nret");
+SNIP(ret_2, 64, "mov eax, 2\nret");
 SNIP(tlb_dirty, 64, "mov ebx, [r10]\nmov [r10], ebx\nmov rax, [r8]\nand rax, ~0x40\nmov [r8], rax\ninvlpg [r10]\n"
 		    "mov [r10], ebx\nud2");
 
@@ -492,6 +498,37 @@ static void test_tlb(struct cpu *c)
 	vec = go(c, &s, &err);
 	CHECK(vec == 6 && (uint32_t)s.gpr[R_RCX] == 0xcccc && (uint32_t)s.gpr[R_RDX] == 0xdddd,
 	      "tlb: INVLPG inside a 2 MiB page drops it (%x %x)", (uint32_t)s.gpr[R_RCX], (uint32_t)s.gpr[R_RDX]);
+
+	/* Code: after INVLPG a call through the changed mapping runs the new page's code, for a 4 KiB
+	 * page and for a 2 MiB page invalidated through another address inside it. INVLPG of an
+	 * unrelated page changes nothing. */
+	env64(c, &s, 0);
+	e = map64(0x40077000, 0x302000, P | RW, 1);
+	TLB_ENV(c, &s, tlb_code, e, 0x40077000, 0x303000 | P | RW);
+	LOAD(0x302000, ret_1);
+	LOAD(0x303000, ret_2);
+	vec = go(c, &s, &err);
+	CHECK(vec == 6 && (uint32_t)s.gpr[R_RBX] == 1 && (uint32_t)s.gpr[R_RDX] == 2,
+	      "tlb: code in a remapped 4 KiB page runs after INVLPG (%x %x)", (uint32_t)s.gpr[R_RBX],
+	      (uint32_t)s.gpr[R_RDX]);
+	env64(c, &s, 0);
+	e = map64(0x40400000, 0xa00000, P | RW, 2);
+	TLB_ENV(c, &s, tlb_code_large, e, 0x40477000, 0xc00000 | P | RW | PS);
+	LOAD(0xa77000, ret_1);
+	LOAD(0xc77000, ret_2);
+	vec = go(c, &s, &err);
+	CHECK(vec == 6 && (uint32_t)s.gpr[R_RBX] == 1 && (uint32_t)s.gpr[R_RDX] == 2,
+	      "tlb: code in a remapped 2 MiB page runs after INVLPG elsewhere in it (%x %x)", (uint32_t)s.gpr[R_RBX],
+	      (uint32_t)s.gpr[R_RDX]);
+	env64(c, &s, 0);
+	e = map64(0x40077000, 0x302000, P | RW, 1);
+	map64(0x40078000, 0x303000, P | RW, 1);
+	TLB_ENV(c, &s, tlb_code_other, e, 0x40077000, 0);
+	LOAD(0x302000, ret_1);
+	vec = go(c, &s, &err);
+	CHECK(vec == 6 && (uint32_t)s.gpr[R_RBX] == 1 && (uint32_t)s.gpr[R_RDX] == 1,
+	      "tlb: INVLPG of another page leaves the code page mapped (%x %x)", (uint32_t)s.gpr[R_RBX],
+	      (uint32_t)s.gpr[R_RDX]);
 
 	/* Clearing D and invalidating: the next write sets D again. */
 	env64(c, &s, 0);
