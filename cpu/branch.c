@@ -38,15 +38,24 @@ static inline uint64_t near_target(struct cpu *c, uint64_t t, unsigned osize)
 
 /* ---- Jcc ---- */
 
-static void jcc64(struct cpu *c, const struct insn *i)
-{
-	if (cond_eval(c, i->sub)) {
-		uint64_t t = c->next_rip + i->imm;
-		if (unlikely(!canonical(t)))
-			cpu_gp(c, 0);
-		c->next_rip = t;
+/* 64-bit Jcc, one handler per condition so the common conditions are evaluated inline. */
+#define JCC64(cc)                                                            \
+	static void jcc64_##cc(struct cpu *c, const struct insn *i)          \
+	{                                                                    \
+		if (cond_fast(c, cc)) {                                      \
+			uint64_t t = c->next_rip + i->imm;                   \
+			if (unlikely(!canonical(t)))                         \
+				cpu_gp(c, 0);                                \
+			c->next_rip = t;                                     \
+		}                                                            \
 	}
-}
+JCC64(0) JCC64(1) JCC64(2) JCC64(3) JCC64(4) JCC64(5) JCC64(6) JCC64(7)
+JCC64(8) JCC64(9) JCC64(10) JCC64(11) JCC64(12) JCC64(13) JCC64(14) JCC64(15)
+
+static const insn_fn jcc64_fn[16] = {
+	jcc64_0, jcc64_1, jcc64_2, jcc64_3, jcc64_4, jcc64_5, jcc64_6, jcc64_7,
+	jcc64_8, jcc64_9, jcc64_10, jcc64_11, jcc64_12, jcc64_13, jcc64_14, jcc64_15,
+};
 
 static void jcc(struct cpu *c, const struct insn *i)
 {
@@ -58,7 +67,7 @@ static insn_fn jcc_select(struct insn *i, const ZydisDecodedInstruction *zi, con
 {
 	/* 70+cc and 0F 80+cc: the low opcode nibble is the condition (SDM vol. 2 §B.1.4.7). */
 	i->sub = i->opcode & 0xf;
-	return zi->machine_mode == ZYDIS_MACHINE_MODE_LONG_64 ? jcc64 : jcc;
+	return zi->machine_mode == ZYDIS_MACHINE_MODE_LONG_64 ? jcc64_fn[i->sub] : jcc;
 }
 
 /* ---- JMP ---- */

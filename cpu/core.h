@@ -439,6 +439,45 @@ bool flag_af(struct cpu *c);
 /* Condition code 0..15 as in Jcc/SETcc/CMOVcc (O, NO, B, AE, E, NE, BE, A, S, NS, P, NP, L, GE, LE, G). */
 bool cond_eval(struct cpu *c, unsigned cc);
 
+/* cond_eval for a compile-time condition code: the conditions the common lazy records answer
+ * directly (ZF and SF of any record; everything after CMP/SUB and logic ops) are inlined, the rest
+ * goes to cond_eval. Values shifted left by 64 - 8 * size compare like the size-bit values they
+ * hold, signed and unsigned, so no masking or sign extension is needed. */
+static inline __attribute__((always_inline)) bool cond_fast(struct cpu *c, unsigned cc)
+{
+	const struct lazy_flags *f = &c->lf;
+	unsigned op = f->op, sh = 64 - 8 * f->size, neg = cc & 1;
+	if (op == LF_NONE)
+		return cond_eval(c, cc);
+	switch (cc >> 1) {
+	case 2: return (f->res == 0) ^ neg;              /* E: every record's res is masked */
+	case 4: return ((f->res << sh) >> 63) ^ neg;     /* S */
+	default: break;
+	}
+	if (op == LF_SUB) {
+		uint64_t a = f->a << sh, b = f->b << sh;
+		switch (cc >> 1) {
+		case 1: return (a < b) ^ neg;                    /* B */
+		case 3: return (a <= b) ^ neg;                   /* BE */
+		case 6: return ((int64_t)a < (int64_t)b) ^ neg;  /* L */
+		case 7: return ((int64_t)a <= (int64_t)b) ^ neg; /* LE */
+		default: break;
+		}
+	} else if (op == LF_LOGIC) {
+		/* CF = OF = 0 */
+		bool sf = (f->res << sh) >> 63, zf = f->res == 0;
+		switch (cc >> 1) {
+		case 0:
+		case 1: return neg;                  /* O, B */
+		case 3: return zf ^ neg;             /* BE */
+		case 6: return sf ^ neg;             /* L */
+		case 7: return (zf || sf) ^ neg;     /* LE */
+		default: break;
+		}
+	}
+	return cond_eval(c, cc);
+}
+
 static inline void lazy_set(struct cpu *c, enum lazy_op op, unsigned size, uint64_t res, uint64_t a, uint64_t b)
 {
 	c->lf.op = op;

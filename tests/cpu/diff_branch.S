@@ -58,6 +58,21 @@ SNIPPET jcc_after_arith, F_ALL
 	JCC_ALL r15
 END_SNIPPET jcc_after_arith
 
+SNIPPET jcc_after_logic, F_ALL
+	test al, bl
+	JCC_ALL r8
+	and cx, dx
+	JCC_ALL r9
+	xor rsi, rdi
+	JCC_ALL r10
+	or r11d, r12d
+	JCC_ALL r13
+	cmp bh, ch
+	JCC_ALL r14
+	sub r15w, ax
+	JCC_ALL rbx
+END_SNIPPET jcc_after_logic
+
 SNIPPET jcc_backward_count, F_ALL
 	mov ecx, 37
 	mov eax, 0
