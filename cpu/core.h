@@ -209,15 +209,20 @@ struct cpu {
 	uint8_t seg_checks; /* segment base/limit apply (not 64-bit mode) */
 	uint8_t dec_mode;   /* decode.h DEC_* for the current code type */
 
-	/* interrupts and run control */
-	volatile uint8_t intr_line;
-	volatile uint8_t nmi_pending;
-	volatile uint8_t stop_requested;
-	uint8_t nmi_blocked;  /* set when an NMI is delivered; IRET clears it (SDM vol. 3 §6.7.1) */
-	uint8_t intr_shadow;  /* STI / MOV SS: no interrupt before the next instruction completes */
-	uint8_t halted;
-	uint8_t single_insn;  /* run one instruction, then check interrupts again (after a shadow) */
-	uint8_t exit_block;   /* leave the current block after this instruction */
+	/* interrupts and run control; the run loop tests the first six at once through events */
+	union {
+		struct {
+			volatile uint8_t intr_line;
+			volatile uint8_t nmi_pending;
+			volatile uint8_t stop_requested;
+			uint8_t intr_shadow;  /* STI / MOV SS: no interrupt before the next instruction completes */
+			uint8_t halted;
+			uint8_t single_insn;  /* run one instruction, then check interrupts again (after a shadow) */
+			uint8_t exit_block;   /* leave the current block after this instruction */
+			uint8_t nmi_blocked;  /* set when an NMI is delivered; IRET clears it (SDM vol. 3 §6.7.1) */
+		};
+		uint64_t events;
+	};
 	uint8_t in_delivery;  /* nested exception tracking for #DF / triple fault */
 	int8_t first_exc;     /* exception being delivered, for the double-fault rules */
 	uint8_t triple_fault;

@@ -245,18 +245,18 @@ static inline uint64_t fetch_linear(struct cpu *c)
 	return (c->s.seg[S_CS].base + c->s.rip) & 0xffffffffull;
 }
 
-static struct block *block_lookup(struct cpu *c, struct block *prev)
+/* What besides the linear address decides which block runs there. */
+static inline uint64_t lookup_key(const struct cpu *c)
 {
-	uint64_t la = fetch_linear(c), ppage;
+	return c->tlb_gen << 8 | (uint64_t)c->dec_mode << 1 | (c->cpl == 3);
+}
+
+/* The block at linear address la when prev's successor links do not have it: the jump cache,
+ * then the TLB and the hash table, then decoding. */
+static __attribute__((noinline)) struct block *block_lookup_slow(struct cpu *c, struct block *prev, uint64_t la)
+{
+	uint64_t ppage, key = lookup_key(c);
 	unsigned mode = c->dec_mode;
-	uint64_t key = c->tlb_gen << 8 | mode << 1 | (c->cpl == 3);
-	if (prev) {
-		for (int k = 0; k < 2; k++) {
-			struct block_link *l = &prev->succ[k];
-			if (l->la == la && l->key == key && l->b->valid)
-				return l->b;
-		}
-	}
 	struct jc_entry *j = &c->cc->jc[(la ^ (la >> JC_BITS)) & ((1u << JC_BITS) - 1)];
 	if (likely(j->la == la && j->key == key && j->b->valid)) {
 		if (prev && prev->valid) {
@@ -281,7 +281,7 @@ static struct block *block_lookup(struct cpu *c, struct block *prev)
 			prev = NULL; /* the arena was flushed: prev is gone */
 		if (!b)
 			return NULL;
-		key = c->tlb_gen << 8 | mode << 1 | (c->cpl == 3); /* building may flush */
+		key = lookup_key(c); /* building may flush */
 	}
 	j->la = la;
 	j->key = key;
@@ -436,30 +436,53 @@ static void step_one(struct cpu *c)
 	}
 }
 
+/* c->events bits that need the slow path between blocks. */
+#define EVENTS_SLOW ((1ull << 48) - 1) /* the bytes intr_line .. single_insn */
+_Static_assert(offsetof(struct cpu, single_insn) - offsetof(struct cpu, intr_line) == 5 &&
+		       offsetof(struct cpu, exit_block) - offsetof(struct cpu, intr_line) == 6,
+	       "EVENTS_SLOW covers intr_line .. single_insn");
+
 /* The loop proper; entered afresh after every exception (its locals do not survive longjmp). */
 static __attribute__((noinline)) enum cpu_exit run_loop(struct cpu *c, uint64_t end)
 {
 	struct block *prev = NULL;
 
 	for (;;) {
-		if (unlikely(c->stop_requested)) {
-			__atomic_store_n(&c->stop_requested, 0, __ATOMIC_RELAXED);
-			return CPU_EXIT_STOP;
-		}
-		/* The budget first: a delivery that faults every time must still end the run. */
-		if (unlikely(c->icount >= end))
+		bool one = false;
+		if (unlikely(c->events & EVENTS_SLOW)) {
+			if (unlikely(c->stop_requested)) {
+				__atomic_store_n(&c->stop_requested, 0, __ATOMIC_RELAXED);
+				return CPU_EXIT_STOP;
+			}
+			/* The budget first: a delivery that faults every time must still end the run. */
+			if (unlikely(c->icount >= end))
+				return CPU_EXIT_BUDGET;
+			if (c->nmi_pending | c->intr_line | c->intr_shadow)
+				check_interrupts(c);
+			if (c->halted)
+				return CPU_EXIT_HLT;
+			one = c->single_insn;
+			c->single_insn = 0;
+		} else if (unlikely(c->icount >= end)) {
 			return CPU_EXIT_BUDGET;
-		if (unlikely(c->nmi_pending | c->intr_line | c->intr_shadow))
-			check_interrupts(c);
-		if (unlikely(c->halted))
-			return CPU_EXIT_HLT;
+		}
 		if (unlikely(c->trace || (c->s.rflags & F_TF))) {
 			c->exit_block = 0;
-			step_one(c);
+			step_one(c); /* one instruction: what single_insn asks for anyway */
 			prev = NULL;
 			continue;
 		}
-		struct block *b = block_lookup(c, prev);
+		uint64_t la = fetch_linear(c);
+		struct block *b = NULL;
+		if (prev) {
+			uint64_t key = lookup_key(c);
+			if (prev->succ[0].la == la && prev->succ[0].key == key && prev->succ[0].b->valid)
+				b = prev->succ[0].b;
+			else if (prev->succ[1].la == la && prev->succ[1].key == key && prev->succ[1].b->valid)
+				b = prev->succ[1].b;
+		}
+		if (!b)
+			b = block_lookup_slow(c, prev, la);
 		c->exit_block = 0;
 		prev = b;
 		if (unlikely(!b)) {
@@ -467,10 +490,8 @@ static __attribute__((noinline)) enum cpu_exit run_loop(struct cpu *c, uint64_t 
 			continue;
 		}
 		const struct insn *i = b->insn, *last = b->insn + b->ninsn;
-		if (unlikely(c->single_insn)) {
-			c->single_insn = 0;
+		if (unlikely(one))
 			last = i + 1;
-		}
 		do {
 			c->next_rip = c->s.rip + i->len;
 			i->fn(c, i);
