@@ -38,6 +38,11 @@ static inline uint64_t near_target(struct cpu *c, uint64_t t, unsigned osize)
 
 /* ---- Jcc ---- */
 
+/*
+ * Jcc does not end its block: decoding goes on along the not-taken path, and a taken Jcc leaves
+ * the block (exit_block), so runs of code with rarely taken branches execute as one block.
+ */
+
 /* 64-bit Jcc, one handler per condition so the common conditions are evaluated inline. */
 #define JCC64(cc)                                                            \
 	static void jcc64_##cc(struct cpu *c, const struct insn *i)          \
@@ -47,6 +52,7 @@ static inline uint64_t near_target(struct cpu *c, uint64_t t, unsigned osize)
 			if (unlikely(!canonical(t)))                         \
 				cpu_gp(c, 0);                                \
 			c->next_rip = t;                                     \
+			c->exit_block = 1;                                   \
 		}                                                            \
 	}
 JCC64(0) JCC64(1) JCC64(2) JCC64(3) JCC64(4) JCC64(5) JCC64(6) JCC64(7)
@@ -59,8 +65,10 @@ static const insn_fn jcc64_fn[16] = {
 
 static void jcc(struct cpu *c, const struct insn *i)
 {
-	if (cond_eval(c, i->sub))
+	if (cond_eval(c, i->sub)) {
 		c->next_rip = near_target(c, c->next_rip + i->imm, i->osize);
+		c->exit_block = 1;
+	}
 }
 
 static insn_fn jcc_select(struct insn *i, const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *zo)
@@ -204,7 +212,7 @@ void branch_init(void)
 		ZYDIS_MNEMONIC_JL, ZYDIS_MNEMONIC_JNL, ZYDIS_MNEMONIC_JLE, ZYDIS_MNEMONIC_JNLE,
 	};
 	for (unsigned k = 0; k < sizeof(jccs) / sizeof(jccs[0]); k++)
-		insn_register(jccs[k], jcc, jcc_select, INSN_ENDS_BLOCK);
+		insn_register(jccs[k], jcc, jcc_select, 0);
 	insn_register(ZYDIS_MNEMONIC_JMP, jmp_rel, jmp_select, INSN_ENDS_BLOCK);
 	insn_register(ZYDIS_MNEMONIC_CALL, call_rel, call_select, INSN_ENDS_BLOCK);
 	insn_register(ZYDIS_MNEMONIC_RET, ret_near, ret_select, INSN_ENDS_BLOCK);
