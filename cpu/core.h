@@ -435,7 +435,8 @@ static inline void op_set(struct cpu *c, const struct insn *i, int n, uint64_t v
 /* ---- flags (flags.c) ---- */
 uint64_t flags_get(struct cpu *c);            /* full RFLAGS, arithmetic bits materialized */
 void flags_set(struct cpu *c, uint64_t value); /* writes RFLAGS as is (callers apply masks) */
-bool flag_cf(struct cpu *c);
+bool flag_cf_slow(struct cpu *c);
+static inline bool flag_cf(struct cpu *c);
 bool flag_zf(struct cpu *c);
 bool flag_sf(struct cpu *c);
 bool flag_of(struct cpu *c);
@@ -481,6 +482,24 @@ static inline __attribute__((always_inline)) bool cond_fast(struct cpu *c, unsig
 		}
 	}
 	return cond_eval(c, cc);
+}
+
+/* CF, inline (INC/DEC and ADC/SBB read it often); flag_cf_slow for other records. */
+static inline bool flag_cf(struct cpu *c)
+{
+	const struct lazy_flags *f = &c->lf;
+	unsigned sh = 64 - 8 * f->size;
+	switch (f->op) {
+	case LF_NONE: return c->s.rflags & F_CF;
+	case LF_SUB: return (f->a << sh) < (f->b << sh);
+	case LF_SBB: return f->cin ? (f->a << sh) <= (f->b << sh) : (f->a << sh) < (f->b << sh);
+	case LF_ADD: return (f->res << sh) < (f->a << sh);
+	case LF_ADC: return f->cin ? (f->res << sh) <= (f->a << sh) : (f->res << sh) < (f->a << sh);
+	case LF_LOGIC: return false;
+	case LF_INC:
+	case LF_DEC: return f->cin;
+	default: return flag_cf_slow(c);
+	}
 }
 
 static inline void lazy_set(struct cpu *c, enum lazy_op op, unsigned size, uint64_t res, uint64_t a, uint64_t b)

@@ -31,6 +31,7 @@
 #define ARENA_SIZE (16u << 20)
 #define BLOCK_HASH_BITS 15
 #define PAGE_HASH_BITS 12
+#define NSUCC 4 /* successor links per block */
 
 /* A cached "where execution went next" link (block chaining without patching code): checked
  * before the jump cache, it stays in the cache lines the block just used. */
@@ -44,7 +45,7 @@ struct block {
 	uint64_t paddr;
 	struct block *hnext; /* hash chain */
 	struct block *pnext; /* blocks on the same code page */
-	struct block_link succ[2];
+	struct block_link succ[NSUCC]; /* a block leaves at its end or at any taken Jcc */
 	uint8_t mode;
 	uint8_t valid;
 	uint16_t ninsn;
@@ -261,7 +262,7 @@ static __attribute__((noinline)) struct block *block_lookup_slow(struct cpu *c, 
 	if (likely(j->la == la && j->key == key && j->b->valid)) {
 		if (prev && prev->valid) {
 			prev->succ[prev->succ_next] = *j;
-			prev->succ_next ^= 1;
+			prev->succ_next = (prev->succ_next + 1) % NSUCC;
 		}
 		return j->b;
 	}
@@ -288,7 +289,7 @@ static __attribute__((noinline)) struct block *block_lookup_slow(struct cpu *c, 
 	j->b = b;
 	if (prev && prev->valid) {
 		prev->succ[prev->succ_next] = *j;
-		prev->succ_next ^= 1;
+		prev->succ_next = (prev->succ_next + 1) % NSUCC;
 	}
 	return b;
 }
@@ -476,10 +477,13 @@ static __attribute__((noinline)) enum cpu_exit run_loop(struct cpu *c, uint64_t 
 		struct block *b = NULL;
 		if (prev) {
 			uint64_t key = lookup_key(c);
-			if (prev->succ[0].la == la && prev->succ[0].key == key && prev->succ[0].b->valid)
-				b = prev->succ[0].b;
-			else if (prev->succ[1].la == la && prev->succ[1].key == key && prev->succ[1].b->valid)
-				b = prev->succ[1].b;
+			for (unsigned k = 0; k < NSUCC; k++) {
+				const struct block_link *l = &prev->succ[k];
+				if (l->la == la && l->key == key && l->b->valid) {
+					b = l->b;
+					break;
+				}
+			}
 		}
 		if (!b)
 			b = block_lookup_slow(c, prev, la);

@@ -14,7 +14,7 @@ static inline uint64_t sign_bit(unsigned size)
 	return 1ull << (size * 8 - 1);
 }
 
-bool flag_cf(struct cpu *c)
+bool flag_cf_slow(struct cpu *c)
 {
 	const struct lazy_flags *f = &c->lf;
 	uint64_t m = size_mask(f->size);
@@ -85,17 +85,46 @@ bool flag_of(struct cpu *c)
 	}
 }
 
+/* All six flags of the lazy record in one pass (the flag_* functions above, combined). */
+static uint32_t lazy_flags_all(const struct cpu *c)
+{
+	const struct lazy_flags *f = &c->lf;
+	uint64_t sb = sign_bit(f->size), m = size_mask(f->size);
+	uint64_t res = f->res, a = f->a, b = f->b;
+	uint32_t v = (res == 0 ? F_ZF : 0) | (res & sb ? F_SF : 0) | (parity8(res) ? F_PF : 0);
+	bool cf, of;
+	switch (f->op) {
+	case LF_ADD:
+	case LF_ADC:
+		cf = f->op == LF_ADC && f->cin ? res <= (a & m) : res < (a & m);
+		of = ((a ^ res) & (b ^ res)) & sb;
+		v |= (a ^ b ^ res) & 0x10 ? F_AF : 0;
+		break;
+	case LF_SUB:
+	case LF_SBB:
+		cf = f->op == LF_SBB && f->cin ? (a & m) <= (b & m) : (a & m) < (b & m);
+		of = ((a ^ b) & (a ^ res)) & sb;
+		v |= (a ^ b ^ res) & 0x10 ? F_AF : 0;
+		break;
+	case LF_INC:
+	case LF_DEC:
+		cf = f->cin;
+		of = f->op == LF_INC ? res == sb : res == sb - 1;
+		v |= (a ^ res) & 0x10 ? F_AF : 0;
+		break;
+	case LF_LOGIC:
+		cf = of = false;
+		break;
+	default:
+		return (uint32_t)c->s.rflags & F_ARITH;
+	}
+	return v | (cf ? F_CF : 0) | (of ? F_OF : 0);
+}
+
 uint64_t flags_get(struct cpu *c)
 {
 	if (c->lf.op != LF_NONE) {
-		uint64_t v = c->s.rflags & ~(uint64_t)F_ARITH;
-		v |= flag_cf(c) ? F_CF : 0;
-		v |= flag_pf(c) ? F_PF : 0;
-		v |= flag_af(c) ? F_AF : 0;
-		v |= flag_zf(c) ? F_ZF : 0;
-		v |= flag_sf(c) ? F_SF : 0;
-		v |= flag_of(c) ? F_OF : 0;
-		c->s.rflags = v;
+		c->s.rflags = (c->s.rflags & ~(uint64_t)F_ARITH) | lazy_flags_all(c);
 		c->lf.op = LF_NONE;
 	}
 	return c->s.rflags | 2; /* bit 1 always reads as 1 */
